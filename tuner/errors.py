@@ -1,0 +1,29 @@
+"""The one place that defines what can go wrong in ``tuner``.
+
+``TunerError`` is the base. Its subclasses ``ConfigError`` and ``DataError`` are *user*
+errors: the command-line entry points print their message as one line and exit with status 2,
+never with a traceback. Every message states the rule that was broken, the value received and
+the fix, e.g. ``"--data 'x' is not a directory; pass the folder that holds your class
+folders"``.
+
+Anything else is a bug or an environment failure and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TunerError", "ConfigError", "DataError", "USER_ERROR_EXIT_CODE"]
+
+#: Exit status of every command when the user gave bad input.
+USER_ERROR_EXIT_CODE = 2
+
+
+class TunerError(Exception):
+    """Base class of every error ``tuner`` raises on purpose."""
+
+
+class ConfigError(TunerError):
+    """A bad option, search space, grouping or other configuration given by the user."""
+
+
+class DataError(TunerError):
+    """A dataset that cannot be used as given (missing, empty, inconsistent)."""
