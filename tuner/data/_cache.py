@@ -19,9 +19,8 @@ import shutil
 import statistics
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -128,8 +127,10 @@ def _build(index: DatasetIndex, size: int, target: Path, workers: int, progress:
                 progress(done, n)
 
         if workers > 1 and len(chunks) > 1:
-            # spawn, not fork: the caller may be a process with TensorFlow's threads running.
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            # Threads, not processes: Pillow releases the GIL while it decodes and resizes, and
+            # a process pool would re-import the caller's __main__ (and deadlock on this lock
+            # when that script has no main guard) or fork a process running TensorFlow.
+            with ThreadPoolExecutor(max_workers=workers) as pool:
                 for k, arrays in enumerate(pool.map(_decode_chunk, chunks)):
                     store(k * _CHUNK, arrays)
         else:
@@ -173,7 +174,7 @@ def open_cache(
         index: The dataset.
         size: Working size in pixels.
         cache_dir: Cache root; defaults to ``$TUNER_CACHE_DIR`` or ``~/.cache/tuner``.
-        workers: Decoding processes; default: all cores for large datasets, 1 for small ones.
+        workers: Decoding threads; default: all cores for large datasets, 1 for small ones.
         progress: Called as ``progress(done, total)`` while building.
 
     Raises:
