@@ -1,0 +1,26 @@
+"""The model zoo: one registry of architectures, the study's head, and model building.
+
+``list_models()`` and ``get_spec(name)`` read the registry without importing TensorFlow;
+``build_model`` imports Keras when it runs.
+"""
+
+from tuner.zoo._build import OPTIMIZERS, BuiltModel, build_model, compile_model, make_optimizer, resolve_weights, set_unfrozen_blocks
+from tuner.zoo._devices import DeviceSetup, setup_devices
+from tuner.zoo._registry import ModelSpec, Preprocessing, get_spec, list_models, register_model
+
+__all__ = [
+    "OPTIMIZERS",
+    "BuiltModel",
+    "DeviceSetup",
+    "ModelSpec",
+    "Preprocessing",
+    "build_model",
+    "compile_model",
+    "get_spec",
+    "list_models",
+    "make_optimizer",
+    "register_model",
+    "resolve_weights",
+    "set_unfrozen_blocks",
+    "setup_devices",
+]
