@@ -68,6 +68,7 @@ def test_below_minimum_input_is_a_config_error(name):
 def test_finetune_blocks_by_name_and_trainable_layers_for_every_k(name):
     spec = get_spec(name)
     built = build_model(name, 4, input_size=spec.min_input_size, source_size=12, dropout=0.3, dense_units=16)
+    built.weights = "pretend-pretrained"  # the batch-norm rule for pretrained backbones
     backbone = built.backbone
     names = [layer.name for layer in backbone.layers]
     positions = [names.index(b) for b in spec.block_boundaries]  # every boundary exists by name
@@ -100,7 +101,9 @@ def test_finetune_blocks_by_name_and_trainable_layers_for_every_k(name):
 @pytest.mark.parametrize("name, k, expected", [("vgg16", 1, 3), ("vgg16", 2, 6), ("resnet50", 1, 3), ("inception_v3", 1, 9), ("inception_v3", 11, 94)])
 def test_known_trainable_layer_counts(name, k, expected):
     spec = get_spec(name)
-    built = build_model(name, 3, input_size=spec.min_input_size, unfrozen_blocks=k)
+    built = build_model(name, 3, input_size=spec.min_input_size)
+    built.weights = "pretend-pretrained"
+    set_unfrozen_blocks(built, k)
     assert sum(1 for layer in built.backbone.layers if layer.weights and layer.trainable) == expected
 
 

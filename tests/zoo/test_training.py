@@ -127,14 +127,27 @@ def test_two_phase_warmup_then_unfreeze():
     assert built.param_counts()[0] > head_only
 
 
-def test_batch_norm_stays_in_inference_mode_when_unfrozen():
-    built = build_model("resnet50", 3, input_size=32, source_size=12, unfrozen_blocks=16, dense_units=8)
-    compile_model(built, "sgd", 0.0 + 1e-9)
+def test_batch_norm_stays_in_inference_mode_when_unfrozen(tmp_path):
+    donor = build_model("resnet50", 3, input_size=32)
+    path = tmp_path / "pretrained.weights.h5"
+    donor.backbone.save_weights(path)
+    built = build_model("resnet50", 3, input_size=32, source_size=12, unfrozen_blocks=16, dense_units=8, weights=str(path))
+    compile_model(built, "sgd", 1e-9)
     bn = built.backbone.get_layer("conv5_block3_3_bn")
     before = np.asarray(bn.moving_mean).copy()
     x, y = _batch()
     built.model.fit(x, y, epochs=1, verbose=0)
     np.testing.assert_array_equal(np.asarray(bn.moving_mean), before)
+
+
+def test_random_backbone_trains_its_batch_norm():
+    built = build_model("resnet50", 3, input_size=32, source_size=12, unfrozen_blocks=16, dense_units=8)
+    compile_model(built, "sgd", 1e-3)
+    bn = built.backbone.get_layer("conv5_block3_3_bn")
+    before = np.asarray(bn.moving_mean).copy()
+    x, y = _batch()
+    built.model.fit(x, y, epochs=1, verbose=0)
+    assert np.abs(np.asarray(bn.moving_mean) - before).max() > 0
 
 
 _DEVICE_SCRIPT = textwrap.dedent(

@@ -10,10 +10,12 @@ from tuner.data._images import ImageProbe, decode_rgb, probe_image, to_rgb
 from tuner.data._index import IMAGE_EXTENSIONS, SPLITS, DatasetIndex, index_dataset, split_assignments
 from tuner.data._inspect import InspectReport, format_report, inspect_dataset
 from tuner.data._names import CLASS_NAME_PRESETS, clean_class_name, compile_class_name_pattern, safe_filename
-from tuner.data._pipeline import STUDY_AUGMENTATION, Augmentation, make_dataset, split_arrays
+from tuner.data._pipeline import AUGMENTATIONS, LIGHT_AUGMENTATION, STUDY_AUGMENTATION, Augmentation, make_dataset, split_arrays
 
 __all__ = [
+    "AUGMENTATIONS",
     "CLASS_NAME_PRESETS",
+    "LIGHT_AUGMENTATION",
     "DEMO_NAME",
     "IMAGE_EXTENSIONS",
     "SPLITS",

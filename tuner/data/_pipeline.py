@@ -28,7 +28,7 @@ from tuner.errors import DataError
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
 
-__all__ = ["Augmentation", "STUDY_AUGMENTATION", "make_dataset", "split_arrays"]
+__all__ = ["AUGMENTATIONS", "Augmentation", "LIGHT_AUGMENTATION", "STUDY_AUGMENTATION", "make_dataset", "split_arrays"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ class Augmentation:
 
 #: The retail study's augmentation (reference.md section 1).
 STUDY_AUGMENTATION = Augmentation()
+#: A milder one for small or orientation-sensitive images (digits: no flips, small turns).
+LIGHT_AUGMENTATION = Augmentation(rotation_deg=10.0, shift=0.1, shear_deg=0.0, zoom=0.1, horizontal_flip=False)
+#: Augmentations a search space can name (``params.augment``); ``none`` is no augmentation.
+AUGMENTATIONS = {"study": STUDY_AUGMENTATION, "light": LIGHT_AUGMENTATION, "none": None}
 
 
 def affine_transforms(batch: "int | tf.Tensor", height: int, width: int, aug: Augmentation) -> "tf.Tensor":

@@ -1,15 +1,123 @@
-"""``python -m tuner.search``: not built yet.
+"""``python -m tuner.search``: search how best to train an image classifier on a folder.
 
-The search driver is the next piece of work (the search issue). Until it lands this command
-says so and exits with status 1 instead of pretending to search.
+    python -m tuner.search --space finetune                 # the demo digits, any laptop
+    python -m tuner.search --space finetune --data DIR --local
+    python -m tuner.search --resume runs/<name>
 """
 
+from __future__ import annotations
+
+import json
 import sys
+from pathlib import Path
+from typing import Sequence
+
+from tuner._cli import ArgumentParser, run_main
+
+
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(
+        prog="python -m tuner.search",
+        description="Search learning rate, optimizer, dropout, architecture, unfrozen blocks and class groupings "
+        "with Optuna TPE + ASHA on Ray Tune; every trial is a row of RUN_DIR/leaderboard.parquet.",
+    )
+    p.add_argument("--space", default="finetune", metavar="NAME|FILE", help="a shipped space (finetune, scratch, thesis_grid) or a YAML file (default: finetune)")
+    p.add_argument("--data", metavar="DIR", help="dataset folder (default: the built-in demo digits)")
+    p.add_argument("--class-name-pattern", metavar="P", help="regex whose first group is the class name, or a preset (beauty)")
+    p.add_argument("--num-samples", type=int, metavar="N", help="trials to run (overrides the space's budget)")
+    p.add_argument("--max-epochs", type=int, metavar="N", help="epochs per trial at most (overrides the space's budget)")
+    p.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial (default: 1 when the cluster has GPUs, else 0)")
+    p.add_argument("--cpus-per-trial", type=float, metavar="C", help="CPUs per trial (default: 1 on CPU, a share of the node with GPUs)")
+    p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at once (default: as many as the cluster holds)")
+    p.add_argument("--storage", default="runs", metavar="PATH", help="where run folders go (default: ./runs)")
+    p.add_argument("--name", metavar="NAME", help="run folder name (default: <space>-<UTC time>)")
+    p.add_argument("--weights", default="auto", metavar="auto|imagenet|none|PATH", help="backbone weights (default: auto = ImageNet if it can be had, else random with a warning)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampler and of training (default 0)")
+    p.add_argument("--local", action="store_true", help="always start a Ray instance on this machine (ignore RAY_ADDRESS)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted search; finished trials are kept")
+    p.add_argument("--groupings-from", metavar="RUN_DIR", help="derive auto:K groupings from this earlier run instead of a probe stage")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved space, the resource plan and the cost estimate, then exit")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from tuner.search._plan import Options, build_plan, estimate, local_resources, size_resources
+
+    if args.resume:
+        from tuner.search._driver import check_resume, run_search
+
+        run_dir = Path(args.resume)
+        plan = check_resume(run_dir, args.space if "--space" in (argv or sys.argv) else None, args.data)
+        print(f"resuming {run_dir}", flush=True)
+        run_search(plan, run_dir, resume=True, local=args.local)
+        return 0
+    opts = Options(
+        space=args.space,
+        data=args.data,
+        class_name_pattern=args.class_name_pattern,
+        num_samples=args.num_samples,
+        max_epochs=args.max_epochs,
+        gpus_per_trial=args.gpus_per_trial,
+        cpus_per_trial=args.cpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        storage=args.storage,
+        name=args.name,
+        weights=args.weights,
+        seed=args.seed,
+        local=args.local,
+        dry_run=args.dry_run,
+        groupings_from=args.groupings_from,
+    )
+    plan = build_plan(opts)
+    run_dir = Path(args.storage).expanduser() / plan["name"]
+    if run_dir.exists():
+        from tuner.errors import ConfigError
+
+        raise ConfigError(f"run directory {run_dir} already exists; pick another --name, or --resume {run_dir} to continue it")
+    if args.dry_run:
+        import os
+
+        if not args.local and os.environ.get("RAY_ADDRESS"):
+            from tuner.search._driver import _cluster_shape, init_ray
+
+            init_ray(False)
+            shape = _cluster_shape()
+        else:
+            shape = local_resources()
+        size_resources(plan, *shape)
+        _print_dry_run(plan, run_dir)
+        return 0
+    from tuner.search._driver import run_search
+
+    run_search(plan, run_dir, local=args.local)
+    return 0
+
+
+def _print_dry_run(plan: dict, run_dir: Path) -> None:
+    import yaml
+
+    from tuner.search._plan import estimate
+
+    est = estimate(plan)
+    print("# resolved space")
+    from tuner.search._space import SearchSpace
+
+    print(SearchSpace.model_validate(plan["space"]).to_yaml().rstrip())
+    print("\n# dataset")
+    print(f"{plan['data_dir']}{' (built-in demo)' if plan['demo'] else ''}: {len(plan['class_names'])} classes, "
+          f"{plan['train_images']} train / {plan['validation_images']} validation / {plan['test_images']} test images, "
+          f"working size {plan['working_size']} px, identity {plan['identity']}")
+    print("\n# resources")
+    print(f"cluster: {plan['cluster']['cpus']:g} CPUs, {plan['cluster']['gpus']:g} GPUs; per trial: {plan['cpus_per_trial']:g} CPU, "
+          f"{plan['gpus_per_trial']:g} GPU; {plan['max_concurrent']} trials at a time")
+    if plan["needs_probe"]:
+        print(f"probe stage: {plan['probe_samples']} trials x {plan['probe_epochs']} epochs without grouping, to resolve {', '.join(plan['auto_groupings'])}")
+    print("\n# estimate")
+    print(f"trial-epochs: ~{est['trial_epochs_asha']:g} with ASHA (at most {est['trial_epochs_exhaustive']:g} if no trial were stopped)")
+    print(f"GPU-hours: ~{est['gpu_hours']:g} (assuming ~{est['assumed_images_per_second']:.0f} img/s per GPU, a T4-class card; measure yours)")
+    print(f"\nrun directory: {run_dir}")
+
 
 if __name__ == "__main__":
-    print(
-        "python -m tuner.search is not built yet: the dataset tools are "
-        "(try 'python -m tuner.data inspect DIR'); the search lands with the search issue.",
-        file=sys.stderr,
-    )
-    sys.exit(1)
+    run_main(main)

@@ -244,6 +244,8 @@ def build_model(
             names = ["predictions"] + [f"aux{i}" for i in range(1, len(outputs))]
             outputs = [keras.layers.Activation("linear", dtype="float32", name=n)(o) for n, o in zip(names, outputs)]
     model = keras.Model(inputs, outputs, name=f"{name}_{mode}")
+    if resolved == "none":
+        _fast_batch_norm_statistics(model)
     built = BuiltModel(
         model=model,
         spec=spec,
@@ -258,14 +260,37 @@ def build_model(
     return built
 
 
+def _fast_batch_norm_statistics(model: "keras.Model") -> None:
+    """Batch norm momentum 0.9 for randomly initialised networks.
+
+    Keras applications use 0.99-0.999, tuned for ImageNet-length training: on a small dataset
+    the moving statistics then stay near their initial values for hundreds of steps and
+    validation (which uses them) scores chance while training accuracy climbs.
+    """
+    import keras
+
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = min(layer.momentum, 0.9)
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
 def set_unfrozen_blocks(built: BuiltModel, k: int) -> None:
     """Make exactly the layers after block boundary ``n - k`` of the backbone trainable.
 
     ``k = 0`` freezes the whole backbone (pure transfer learning); ``k = n`` trains all of
-    it (the first block includes the stem). BatchNormalization layers stay frozen, which in
-    Keras 3 keeps them in inference mode: ``fit`` calls the model with ``training=True`` and
-    that overrides the ``training=False`` the backbone was called with (keras#20285), so
-    freezing them is what actually preserves the pretrained statistics. Recompile after
+    it (the first block includes the stem). With pretrained weights, BatchNormalization
+    layers stay frozen, which in Keras 3 keeps them in inference mode: ``fit`` calls the model
+    with ``training=True`` and that overrides the ``training=False`` the backbone was called
+    with (keras#20285), so freezing them is what actually preserves the pretrained
+    statistics. With random weights there are no statistics to preserve, and a frozen,
+    untrained batch norm passes garbage on, so unfrozen blocks train theirs. Recompile after
     calling this.
     """
     import keras
@@ -285,8 +310,8 @@ def set_unfrozen_blocks(built: BuiltModel, k: int) -> None:
         first_trainable = names.index(built.spec.block_boundaries[n - k - 1]) + 1
     backbone.trainable = True
     for position, layer in enumerate(backbone.layers):
-        is_bn = isinstance(layer, keras.layers.BatchNormalization)
-        layer.trainable = position >= first_trainable and not is_bn
+        frozen_bn = built.weights != "random" and isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = position >= first_trainable and not frozen_bn
 
 
 def _optimizer_class(name: str):

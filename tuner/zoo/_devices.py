@@ -39,7 +39,7 @@ def _supports_fp16(gpu: Any) -> bool:
     return tuple(capability) >= (7, 0)  # tensor cores: Volta and newer
 
 
-def setup_devices(mixed_precision: str = "auto", logical_devices: list[str] | None = None) -> DeviceSetup:
+def setup_devices(mixed_precision: str = "auto", logical_devices: list[str] | None = None, cpu_threads: int | None = None) -> DeviceSetup:
     """Configure TensorFlow for this process's GPUs and return the strategy to build under.
 
     - Memory growth on every GPU, so a process takes what it uses, not the whole card.
@@ -53,9 +53,18 @@ def setup_devices(mixed_precision: str = "auto", logical_devices: list[str] | No
         mixed_precision: ``auto``, ``on`` or ``off``.
         logical_devices: Device names to mirror over instead of the GPUs (tests use two
             logical CPU devices).
+        cpu_threads: Threads TensorFlow may use for one op and across ops: the CPUs Ray
+            gave this process, so concurrent trials do not oversubscribe the cores.
     """
     import keras
     import tensorflow as tf
+
+    if cpu_threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(int(cpu_threads))
+            tf.config.threading.set_inter_op_parallelism_threads(max(1, int(cpu_threads)))
+        except RuntimeError:  # TensorFlow already initialised in this process
+            pass
 
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:

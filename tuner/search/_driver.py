@@ -1,0 +1,466 @@
+"""The search driver: Ray Tune over function trials, Optuna TPE, ASHA, the leaderboard.
+
+Follows design.md section 1a (verified on Ray 2.60): a trial actor that holds no CPU runs one
+``TensorflowTrainer.fit()``; concurrency is sized to the cluster; the dashboard runs (bound to
+localhost) so Ray Train can release the placement groups of trials ASHA stops; reporting
+latency is tuned with ``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S``. TensorFlow is never imported here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, TextIO
+
+from tuner.errors import ConfigError, TunerError
+from tuner.leaderboard import FILENAME, read_leaderboard, write_leaderboard
+from tuner.search._plan import PLAN_FILE, common_grouping, load_plan, save_plan, size_resources
+from tuner.search._rows import collect_rows
+
+__all__ = ["run_search", "init_ray", "trial_dirname", "check_resume", "write_run_leaderboard"]
+
+_log = logging.getLogger("tuner.search")
+
+#: Environment for every process of the search (set before Ray starts, passed to workers).
+RAY_ENV = {
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1",  # ray.train.report: ~2 s -> ~0.16 s
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    "RAY_AIR_NEW_OUTPUT": "0",  # Tune's classic output honours verbose=0; tuner prints its own progress
+}
+
+
+def trial_dirname(trial: Any) -> str:
+    """Trial folders are named by trial id (module-level: pickled into the experiment state)."""
+    return trial.trial_id
+
+
+def init_ray(local: bool, num_cpus: int | None = None) -> None:
+    """Connect to a running cluster (``RAY_ADDRESS``) unless ``local``; else start one here."""
+    import ray
+
+    os.environ.update(RAY_ENV)
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {
+        "runtime_env": {"env_vars": dict(RAY_ENV)},
+        "logging_level": logging.WARNING,
+    }
+    if not local and os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"], **kwargs)
+        return
+    os.environ.pop("RAY_ADDRESS", None)
+    # The dashboard process is what lets Ray Train release the placement groups of trials
+    # ASHA stops (design.md 1a); bind it to this machine only.
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        **kwargs,
+    )
+
+
+def _cluster_shape() -> tuple[float, float, float, float]:
+    import ray
+
+    total = ray.cluster_resources()
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    node_gpus = max((n["Resources"].get("GPU", 0.0) for n in nodes), default=0.0)
+    node_cpus = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0)
+    return float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0)), float(node_gpus), float(node_cpus)
+
+
+def _metadata(plan: dict[str, Any], ended: str | None = None) -> dict[str, Any]:
+    return {
+        "tuner_version": plan["tuner_version"],
+        "name": plan["name"],
+        "space": plan["space"],
+        "space_source": plan["space_source"],
+        "dataset": {"root": plan["data_dir"], "identity": plan["identity"], "classes": plan["class_names"]},
+        "metric": plan["metric"],
+        "mode": plan["mode"],
+        "grouping_files": plan["grouping_files"],
+        "common_grouping_file": plan.get("common_grouping_file"),
+        "num_samples": plan["num_samples"],
+        "max_epochs": plan["max_epochs"],
+        "started": plan["started"],
+        "ended": ended,
+    }
+
+
+def _test_scores(run_dir: Path) -> dict[str, dict[str, float]]:
+    path = run_dir / "test_scores.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_run_leaderboard(run_dir: Path, plan: dict[str, Any], running: set[str] | None = None, ended: str | None = None) -> list[dict[str, Any]]:
+    """Collect every trial's row from the run's files and rewrite the leaderboard atomically."""
+    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, _test_scores(run_dir))
+    _fill_probe_common(rows, run_dir, plan)
+    write_leaderboard(run_dir / FILENAME, rows, _metadata(plan, ended))
+    return rows
+
+
+def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: dict[str, Any]) -> None:
+    """Probe trials ran before the common space existed: score them on it from their
+    confusion matrices (mapping to a coarser grouping is summing blocks, exactly)."""
+    if not plan.get("common_grouping_file"):
+        return
+    import numpy as np
+
+    from tuner.search._worker import CONFUSION_FILE, common_accuracy, label_spaces
+
+    _, to_common = label_spaces(plan["class_names"], None, plan["common_grouping_file"])
+    for row in rows:
+        if row["stage"] != "probe" or not row.get("checkpoint_path"):
+            continue
+        path = run_dir / row["checkpoint_path"] / CONFUSION_FILE
+        if path.is_file():
+            row["val_accuracy_common"] = common_accuracy(np.load(path), to_common)
+            if plan["metric"] == "val_accuracy_common":
+                row["objective"] = row["val_accuracy_common"]
+
+
+def _stage_space(plan: dict[str, Any], stage: str):
+    from tuner.search._space import DefineByRun, Param, SearchSpace
+
+    space = SearchSpace.model_validate(plan["space"])
+    if stage == "probe":
+        params = {**space.params, "grouping": Param(fixed="none")}
+        space = space.model_copy(update={"params": params})
+    return DefineByRun(space)
+
+
+def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
+    import optuna
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    from tuner.search._trial import tune_trial
+
+    probe = stage == "probe"
+    num_samples = plan["probe_samples"] if probe else plan["num_samples"]
+    max_epochs = plan["probe_epochs"] if probe else plan["max_epochs"]
+    stage_plan = {**{k: v for k, v in plan.items() if not k.startswith("_")}, "max_epochs": max_epochs}
+    if probe:
+        stage_plan["grouping_files"] = {}
+        stage_plan["common_grouping_file"] = None
+    trainable = tune.with_resources(
+        tune.with_parameters(tune_trial, plan=stage_plan),
+        # The trial actor only drives Ray Train; its worker holds the CPUs/GPUs (design.md 1a).
+        {"CPU": 0, "memory": 1},
+    )
+    from tuner.search._callbacks import LeaderboardCallback, ProgressCallback
+
+    # Module-level callback classes: Tune pickles them with the experiment and brings them
+    # back on restore.
+    callbacks = [LeaderboardCallback(str(run_dir), plan), ProgressCallback(stage, plan["metric"], plan["mode"], num_samples)]
+    exp_dir = run_dir / stage
+    if exp_dir.is_dir() and tune.Tuner.can_restore(str(exp_dir)):
+        print(f"[{stage}] resuming {exp_dir}", flush=True)
+        tuner = tune.Tuner.restore(str(exp_dir), trainable=trainable, resume_unfinished=True, resume_errored=False)
+    else:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.TPESampler(
+                seed=plan["seed"] + (1 if probe else 0),
+                multivariate=True,
+                group=True,  # conditional parameters (per-architecture ranges)
+                n_startup_trials=max(2, min(10, num_samples // 3)),
+            )
+        searcher = OptunaSearch(space=_stage_space(plan, stage), metric="objective", mode=plan["mode"], sampler=sampler)
+        scheduler = ASHAScheduler(
+            time_attr="epoch",  # reported by the worker; survives restore, unlike training_iteration
+            max_t=max_epochs,
+            grace_period=min(plan["grace_period"], max_epochs),
+            reduction_factor=plan["reduction_factor"],
+        )
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                metric="objective",
+                mode=plan["mode"],
+                search_alg=searcher,
+                scheduler=scheduler,
+                num_samples=num_samples,
+                max_concurrent_trials=plan["max_concurrent"],
+                trial_dirname_creator=trial_dirname,
+                trial_name_creator=trial_dirname,
+            ),
+            run_config=tune.RunConfig(
+                name=stage,
+                storage_path=str(run_dir),
+                callbacks=callbacks,
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            ),
+        )
+    tuner.fit()
+
+
+def _resolve_weights(plan: dict[str, Any]) -> None:
+    """Turn ``--weights`` into what each architecture's trials use, before any trial starts.
+
+    ``auto`` and ``imagenet`` have to try loading the weights, which needs TensorFlow: that
+    runs in a Ray task, not in this driver.
+    """
+    import ray
+
+    policy = plan["weights_policy"]
+    if policy == "none" or plan["kind"] == "scratch":
+        plan["weights"] = {a: ("none" if policy in ("auto", "none", "imagenet") else policy) for a in plan["architectures"]}
+        return
+    if policy not in ("auto", "imagenet"):
+        plan["weights"] = {a: policy for a in plan["architectures"]}
+        return
+
+    @ray.remote(num_cpus=0)
+    def check(arch: str, size: int) -> tuple[str, str | None]:
+        import warnings
+
+        from tuner._quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+        import keras
+
+        keras.config.disable_interactive_logging()  # no "Downloading data from ..." per check
+        warnings.filterwarnings("ignore", category=UserWarning)
+        from tuner.zoo._build import _imagenet_available
+
+        return arch, _imagenet_available(arch, size)
+
+    from tuner.search._space import SearchSpace
+    from tuner.zoo import get_spec
+
+    space = SearchSpace.model_validate(plan["space"])
+    size = space.param("input_size")
+    refs = []
+    for arch in plan["architectures"]:
+        spec = get_spec(arch)
+        value = (size.values() or ["default"])[0] if size is not None else "default"
+        refs.append(check.remote(arch, spec.default_input_size if value == "default" else max(int(value), spec.min_input_size)))
+    resolved = {}
+    for arch, why in ray.get(refs):
+        if why is None:
+            resolved[arch] = "imagenet"
+        elif policy == "imagenet":
+            raise ConfigError(
+                f"--weights imagenet: ImageNet weights for {arch} could not be had ({why}); "
+                f"put them in ~/.keras/models or use --weights auto (falls back to random) or none"
+            )
+        else:
+            print(f"warning: ImageNet weights for {arch} could not be had ({why[:120]}); its trials start from random weights", file=sys.stderr)
+            resolved[arch] = "none"
+    plan["weights"] = resolved
+
+
+def _resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Path) -> None:
+    """Fix every ``auto:K`` candidate to one grouping file, from the best probe (or earlier) trial."""
+    import numpy as np
+
+    from tuner.data import Grouping
+    from tuner.data._names import safe_filename
+    from tuner.groupings import grouping_yaml, suggest_grouping
+    from tuner.search._worker import CONFUSION_FILE
+
+    df, _ = read_leaderboard(source_dir)
+    ok = df[(df["status"] != "failed") & df["checkpoint_path"].notna() & (df["n_classes"] == len(plan["class_names"]))]
+    ok = ok.sort_values("objective", ascending=plan["mode"] != "max")
+    if ok.empty:
+        raise TunerError(
+            f"no usable trial in {source_dir} to derive auto groupings from (all failed or none scored); "
+            f"check the failures in its leaderboard, or drop auto:* from params.grouping"
+        )
+    best = ok.iloc[0]
+    confusion = np.load(source_dir / best["checkpoint_path"] / CONFUSION_FILE)
+    folder = run_dir / "groupings"
+    folder.mkdir(exist_ok=True)
+    groupings = []
+    for label, k in plan["auto_groupings"].items():
+        name = "auto_" + safe_filename(label.split(":", 1)[1].replace("%", "pct"))
+        suggested = suggest_grouping(confusion, plan["class_names"], int(k), name=name)
+        path = folder / f"{name}.yaml"
+        path.write_text(grouping_yaml(suggested, f"trial {best['trial_id']} of {source_dir.name}"))
+        plan["grouping_files"][label] = str(path)
+        groupings.append(suggested.grouping)
+    plan["_auto_resolved"] = groupings
+
+
+def _set_common_space(run_dir: Path, plan: dict[str, Any]) -> None:
+    from tuner.data import load_grouping
+
+    groupings = [load_grouping(p) for p in plan["grouping_files"].values()]
+    common = common_grouping(plan["class_names"], groupings)
+    if common is None:
+        plan["common_grouping_file"] = None
+        return
+    import yaml
+
+    folder = run_dir / "groupings"
+    folder.mkdir(exist_ok=True)
+    path = folder / "common.yaml"
+    body = {"name": common.name, "groups": {g: list(m) for g, m in common.groups.items()}}
+    path.write_text(
+        "# The common label space of this search: every grouping candidate maps into it, and\n"
+        "# val_accuracy_common scores all trials on it, so merging classes alone cannot win.\n"
+        + yaml.safe_dump(body, sort_keys=False)
+    )
+    plan["common_grouping_file"] = str(path)
+
+
+def _evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
+    """Score the best few search trials on the test split, in a Ray task (TensorFlow there)."""
+    import ray
+
+    from tuner.search._trial import trial_config
+
+    if not plan.get("test_images") or not plan.get("test_top"):
+        return
+    scores = _test_scores(run_dir)
+    rows = [r for r in collect_rows(run_dir, plan["metric"], plan["mode"]) if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]]
+    todo = [r for r in rows[: plan["test_top"]] if r["trial_id"] not in scores]
+    if not todo:
+        return
+
+    @ray.remote(num_cpus=plan["cpus_per_trial"], num_gpus=plan["gpus_per_trial"] or 0)
+    def evaluate(cfg: dict[str, Any], checkpoint: str) -> dict[str, float]:
+        from tuner.search._worker import evaluate_checkpoint
+
+        return evaluate_checkpoint(cfg, checkpoint, "test")
+
+    refs = {}
+    for row in todo:
+        params = json.loads((run_dir / row["trial_dir"] / "params.json").read_text())
+        refs[row["trial_id"]] = evaluate.remote(trial_config(params, plan), str(run_dir / row["checkpoint_path"]))
+    for trial_id, ref in refs.items():
+        try:
+            scores[trial_id] = ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 - a failed evaluation leaves that cell empty
+            print(f"warning: test evaluation of trial {trial_id} failed: {exc}", file=sys.stderr)
+    (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
+
+
+def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], out: TextIO) -> None:
+    search = [r for r in rows if r["stage"] == "search"]
+    statuses = {s: sum(1 for r in search if r["status"] == s) for s in ("completed", "stopped_early", "failed")}
+    print(
+        f"\n{len(search)} trials: {statuses['completed']} completed, {statuses['stopped_early']} stopped early by ASHA, "
+        f"{statuses['failed']} failed" + (f" (+{len(rows) - len(search)} probe trials)" if len(rows) > len(search) else ""),
+        file=out,
+    )
+    top = [r for r in search if r["objective"] is not None and r["status"] != "failed"][:5]
+    if top:
+        metric = plan["metric"]
+        print(f"\ntop {len(top)} by {metric}:", file=out)
+        print(f"  {'trial':<12} {'architecture':<16} {metric:>20} {'val_acc':>8} {'test_acc':>8} {'k':>3} {'lr':>9} {'optimizer':<13} {'grouping':<10} {'epochs':>6}  status", file=out)
+        for r in top:
+            test = f"{r['test_accuracy']:.4f}" if r.get("test_accuracy") is not None else "-"
+            print(
+                f"  {r['trial_id']:<12} {r['architecture']:<16} {r['objective']:>20.4f} {r['val_accuracy'] or 0:>8.4f} {test:>8} "
+                f"{r['unfrozen_blocks'] if r['unfrozen_blocks'] is not None else '-':>3} {r['lr']:>9.2e} {r['optimizer']:<13} "
+                f"{str(r['grouping']):<10} {r['epochs_run']:>6}  {r['status']}",
+                file=out,
+            )
+    failed = [r for r in search if r["status"] == "failed"]
+    for r in failed[:5]:
+        print(f"  failed {r['trial_id']}: {r['failure_reason']}", file=out)
+    print(f"\nleaderboard: {run_dir / FILENAME}", file=out)
+    print(f"report:      python -m tuner.report {run_dir}", file=out)
+    print(f"tensorboard: tensorboard --logdir {run_dir}", file=out)
+
+
+def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: TextIO = sys.stdout, num_cpus: int | None = None, local: bool = False) -> list[dict[str, Any]]:
+    """Run (or resume) a search described by ``plan`` into ``run_dir``; returns the final rows."""
+    import ray
+
+    from tuner.data import index_dataset, open_cache
+
+    init_ray(local, num_cpus)
+    try:
+        if not resume:
+            size_resources(plan, *_cluster_shape())
+            _resolve_weights(plan)
+            run_dir.mkdir(parents=True, exist_ok=False)
+            plan["train_storage"] = str((run_dir / "train").resolve())
+            if plan.get("groupings_from"):
+                _resolve_auto_groupings(run_dir, plan, Path(plan["groupings_from"]))
+                plan["needs_probe"] = False
+            if not plan["needs_probe"]:
+                _set_common_space(run_dir, plan)
+            save_plan(plan, run_dir)
+        print(
+            f"run {plan['name']}: {len(plan['class_names'])} classes, {plan['train_images']} train / "
+            f"{plan['validation_images']} validation images; {plan['num_samples']} trials x up to {plan['max_epochs']} epochs; "
+            f"{plan['max_concurrent']} at a time ({plan['cpus_per_trial']:g} CPU, {plan['gpus_per_trial']:g} GPU each)",
+            file=out,
+            flush=True,
+        )
+        index = index_dataset(plan["data_dir"], plan.get("class_name_pattern"), plan.get("split_seed", 0))
+        t0 = time.perf_counter()
+        cache = open_cache(index, plan["working_size"], plan.get("cache_dir"))
+        print(f"image cache {'built' if cache.built_now else 'warm'} in {time.perf_counter() - t0:.1f}s: {cache.path}", file=out, flush=True)
+        if plan.get("needs_probe"):
+            print(f"[probe] {plan['probe_samples']} trials without grouping, to derive {', '.join(plan['auto_groupings'])}", file=out, flush=True)
+            _run_stage(run_dir, plan, "probe")
+            write_run_leaderboard(run_dir, plan)
+            _resolve_auto_groupings(run_dir, plan, run_dir)
+            _set_common_space(run_dir, plan)
+            plan["needs_probe"] = False
+            save_plan(plan, run_dir)
+        _run_stage(run_dir, plan, "search")
+        write_run_leaderboard(run_dir, plan)
+        _evaluate_top(run_dir, plan)
+        ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        plan["ended"] = ended
+        save_plan(plan, run_dir)
+        rows = write_run_leaderboard(run_dir, plan, ended=ended)
+        _summary(run_dir, rows, plan, out)
+        return rows
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def check_resume(run_dir: Path, opts_space: str | None, opts_data: str | None) -> dict[str, Any]:
+    """Load a run's plan and refuse to resume it if its space or dataset changed.
+
+    Raises:
+        ConfigError: not a run directory; a different --space or --data; the space file or
+            the dataset changed since the run started.
+    """
+    from tuner.data import index_dataset
+    from tuner.search._space import SearchSpace, load_space
+
+    plan = load_plan(run_dir)
+    if opts_data is not None and Path(opts_data).expanduser().resolve() != Path(plan["data_dir"]).resolve():
+        raise ConfigError(f"--resume: this run searched {plan['data_dir']}, not {opts_data}; start a new run for other data")
+    space_now = load_space(plan["space_source"]) if Path(plan["space_source"]).is_file() else None
+    if space_now is None:
+        raise ConfigError(f"--resume: the run's space file {plan['space_source']} is gone; restore it or start a new run")
+    if plan.get("demo"):
+        space_now = space_now.with_demo()
+    stored = SearchSpace.model_validate(plan["space"])
+    space_now = space_now.with_budget(num_samples=stored.budget.num_samples, max_epochs=stored.budget.max_epochs)
+    if space_now.model_dump(mode="json") != stored.model_dump(mode="json"):
+        raise ConfigError(
+            f"--resume: the space {plan['space_source']} changed since the run started; a resumed search must not mix "
+            f"spaces. Undo the change or start a new run"
+        )
+    try:
+        identity = index_dataset(plan["data_dir"], plan.get("class_name_pattern"), plan.get("split_seed", 0)).identity
+    except TunerError as exc:
+        raise ConfigError(f"--resume: the run's dataset can no longer be read ({exc})") from None
+    if identity != plan["identity"]:
+        raise ConfigError(
+            f"--resume: the dataset {plan['data_dir']} changed since the run started (files added, removed or modified); "
+            f"a resumed search must not mix data. Start a new run"
+        )
+    return plan

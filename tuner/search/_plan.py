@@ -1,0 +1,314 @@
+"""The search plan: everything a search needs, resolved before any trial starts.
+
+Pure where it can be (space, dataset, groupings, budget, estimates); written to
+``RUN_DIR/run.json`` so ``--resume`` can refuse a run whose space or data changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuner import __version__
+from tuner.errors import ConfigError, DataError
+
+__all__ = ["Options", "build_plan", "estimate", "common_grouping", "PLAN_FILE", "ASSUMED_IMAGES_PER_SECOND"]
+
+PLAN_FILE = "run.json"
+
+#: Training throughput assumed for GPU-hour estimates (images/s on one T4-class GPU at the
+#: architecture's default input size, fine-tuning). A rough planning figure, not a promise.
+ASSUMED_IMAGES_PER_SECOND = {
+    "inception_v3": 350.0,
+    "resnet50": 400.0,
+    "vgg16": 200.0,
+    "mobilenet_v2": 1200.0,
+    "efficientnet_b0": 700.0,
+}
+_DEFAULT_IMAGES_PER_SECOND = 500.0
+
+
+@dataclass
+class Options:
+    """What the command line asked for."""
+
+    space: str = "finetune"
+    data: str | None = None
+    class_name_pattern: str | None = None
+    num_samples: int | None = None
+    max_epochs: int | None = None
+    gpus_per_trial: float | None = None
+    cpus_per_trial: float | None = None
+    max_concurrent: int | None = None
+    storage: str = "runs"
+    name: str | None = None
+    weights: str = "auto"
+    seed: int = 0
+    local: bool = False
+    resume: str | None = None
+    dry_run: bool = False
+    groupings_from: str | None = None
+    test_top: int = 3
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _local_gpus() -> int:
+    """GPUs on this machine, without importing TensorFlow (nvidia-smi), for --dry-run."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return 0
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
+
+
+def common_grouping(class_names: list[str], groupings: list[Any]):
+    """The common label space: the finest grouping every candidate maps into.
+
+    Classes merged by any candidate are merged here (connected components of all merges),
+    so each candidate's labels map to exactly one common label and merging classes alone
+    cannot raise common-space accuracy. ``None`` when no candidate merges anything.
+    """
+    from tuner.data import Grouping
+
+    parent = {c: c for c in class_names}
+
+    def find(c: str) -> str:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for g in groupings:
+        for members in g.groups.values():
+            for other in members[1:]:
+                parent[find(other)] = find(members[0])
+    components: dict[str, list[str]] = {}
+    for c in class_names:
+        components.setdefault(find(c), []).append(c)
+    merged = [m for m in components.values() if len(m) > 1]
+    if not merged:
+        return None
+    taken = set(class_names)
+    groups = {}
+    for i, members in enumerate(sorted(merged, key=lambda m: class_names.index(m[0])), start=1):
+        name = f"common_{i}"
+        while name in taken:
+            name = f"_{name}"
+        groups[name] = tuple(members)
+    return Grouping(name="common", groups=groups)
+
+
+def estimate(plan: dict[str, Any]) -> dict[str, float]:
+    """Expected trial-epochs under ASHA, the exhaustive bound, and GPU-hours (rough)."""
+    n, t, g, eta = plan["num_samples"], plan["max_epochs"], plan["grace_period"], plan["reduction_factor"]
+    rungs = []
+    r = g
+    while r < t:
+        rungs.append(r)
+        r *= eta
+    epochs_per_trial = 0.0
+    prev = 0.0
+    for i, rung in enumerate(rungs):
+        epochs_per_trial += (rung - prev) * eta ** (-i)
+        prev = rung
+    epochs_per_trial += (t - prev) * eta ** (-len(rungs))
+    asha = n * epochs_per_trial
+    probe = plan.get("probe_samples", 0) * plan.get("probe_epochs", 0) if plan.get("needs_probe") else 0
+    images = plan["train_images"] + plan["validation_images"] / 3.0  # validation is forward only
+    speeds = [ASSUMED_IMAGES_PER_SECOND.get(a, _DEFAULT_IMAGES_PER_SECOND) for a in plan["architectures"]]
+    speed = sum(speeds) / len(speeds)
+    gpus = max(plan.get("gpus_per_trial") or 1.0, 1.0)
+    hours = (asha + probe) * images / (speed * gpus) / 3600.0 * gpus
+    return {
+        "trial_epochs_asha": round(asha + probe, 1),
+        "trial_epochs_exhaustive": float(n * t + probe),
+        "gpu_hours": round(hours, 3),
+        "assumed_images_per_second": speed,
+    }
+
+
+def build_plan(opts: Options) -> dict[str, Any]:
+    """Resolve the space, dataset, groupings and budget of a new search (no Ray, no TF).
+
+    Raises:
+        ConfigError, DataError: every user mistake, before any trial starts.
+    """
+    from tuner.data import choose_working_size, demo_dataset_dir, index_dataset, load_grouping, resolve_grouping_path
+    from tuner.search._space import load_space, parse_auto, resolve_space_path
+    from tuner.zoo import get_spec
+
+    space = load_space(opts.space)
+    demo = opts.data is None
+    if demo:
+        space = space.with_demo()
+        data_dir = str(demo_dataset_dir())
+    else:
+        data_dir = str(Path(opts.data).expanduser().resolve()) if Path(opts.data).expanduser().exists() else opts.data
+    space = space.with_budget(num_samples=opts.num_samples, max_epochs=opts.max_epochs)
+    if opts.gpus_per_trial is not None and opts.gpus_per_trial < 0:
+        raise ConfigError(f"--gpus-per-trial must be >= 0, but got {opts.gpus_per_trial}")
+    if opts.cpus_per_trial is not None and opts.cpus_per_trial <= 0:
+        raise ConfigError(f"--cpus-per-trial must be > 0, but got {opts.cpus_per_trial}")
+    if opts.max_concurrent is not None and opts.max_concurrent < 1:
+        raise ConfigError(f"--max-concurrent must be >= 1, but got {opts.max_concurrent}")
+    if opts.weights not in ("auto", "imagenet", "none") and not Path(opts.weights).expanduser().is_file():
+        raise ConfigError(
+            f"--weights {opts.weights!r} is neither auto, imagenet, none nor an existing weights file; "
+            f"give one of those or a file written by save_weights()"
+        )
+    if opts.weights == "imagenet" and space.kind == "scratch":
+        raise ConfigError("--weights imagenet does not apply to a scratch space (its models train from random weights); use --weights none")
+    index = index_dataset(data_dir, opts.class_name_pattern)
+    if not index.indices("validation"):
+        raise DataError(f"{index.root} has no validation images; trials cannot be scored. Add a validation split or more images")
+    classes = list(index.class_names)
+    grouping_files: dict[str, str] = {}
+    named = []
+    autos = []
+    for label in space.grouping_candidates():
+        if label == "none":
+            continue
+        if label.startswith("auto:"):
+            value, is_frac = parse_auto(label, "params.grouping")
+            k = round(value * len(classes)) if is_frac else int(value)
+            if not 2 <= k < len(classes):
+                raise ConfigError(
+                    f"params.grouping: {label!r} asks for {k} labels but the dataset has {len(classes)} classes; "
+                    f"K must satisfy 2 <= K < {len(classes)}"
+                )
+            autos.append((label, k))
+            continue
+        path = resolve_grouping_path(label)
+        grouping = load_grouping(path)
+        try:
+            grouping.validate(classes, str(path))
+        except ConfigError as exc:
+            raise ConfigError(f"params.grouping {label!r} does not fit the dataset: {exc}") from None
+        grouping_files[label] = str(path.resolve())
+        named.append(grouping)
+    archs = list(space.architectures)
+    max_input = 0
+    size_param = space.param("input_size")
+    for arch in archs:
+        spec = get_spec(arch)
+        values = size_param.values() if size_param is not None else ["default"]
+        sizes = [spec.default_input_size if v == "default" else int(v) for v in (values or ["default"])]
+        max_input = max(max_input, max(s for s in sizes if s >= spec.min_input_size))
+    working = choose_working_size(index, max_input)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    name = opts.name or f"{space.name}-{stamp}"
+    if "/" in name or name in ("", ".", ".."):
+        raise ConfigError(f"--name {name!r} must be a plain folder name")
+    plan: dict[str, Any] = {
+        "tuner_version": __version__,
+        "name": name,
+        "space_source": str(resolve_space_path(opts.space).resolve()),
+        "space": space.model_dump(mode="json"),
+        "demo": demo,
+        "kind": space.kind,
+        "metric": space.metric,
+        "mode": space.mode,
+        "architectures": archs,
+        "data_dir": index.root,
+        "class_name_pattern": opts.class_name_pattern,
+        "split_seed": 0,
+        "identity": index.identity,
+        "class_names": classes,
+        "train_images": len(index.indices("train")),
+        "validation_images": len(index.indices("validation")),
+        "test_images": len(index.indices("test")),
+        "working_size": working,
+        "weights_policy": opts.weights,
+        "weights": {},
+        "grouping_candidates": space.grouping_candidates(),
+        "grouping_files": grouping_files,
+        "auto_groupings": {label: k for label, k in autos},
+        "needs_probe": bool(autos) and not opts.groupings_from,
+        "groupings_from": opts.groupings_from,
+        "common_grouping_file": None,
+        "num_samples": space.budget.num_samples,
+        "max_epochs": space.budget.max_epochs,
+        "grace_period": min(space.budget.grace_period, space.budget.max_epochs),
+        "reduction_factor": space.budget.reduction_factor,
+        "patience": space.budget.patience,
+        "probe_samples": space.budget.probe_samples,
+        "probe_epochs": min(space.budget.probe_epochs, space.budget.max_epochs),
+        "seed": opts.seed,
+        "gpus_per_trial": opts.gpus_per_trial,
+        "cpus_per_trial": opts.cpus_per_trial,
+        "max_concurrent": opts.max_concurrent,
+        "test_top": opts.test_top,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    plan["_named_groupings"] = named  # not serialised: used to build the common space now
+    return plan
+
+
+def size_resources(plan: dict[str, Any], cluster_cpus: float, cluster_gpus: float, node_max_gpus: float, node_max_cpus: float) -> None:
+    """Fill ``cpus_per_trial``, ``gpus_per_trial`` and ``max_concurrent`` so trials never deadlock.
+
+    The trial actor itself holds no CPU (design.md 1a); each trial's one Train worker holds
+    ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs, and at most as many trials run as
+    the cluster can hold at once.
+
+    Raises:
+        ConfigError: more GPUs or CPUs per trial than any node has.
+    """
+    gpus = plan.get("gpus_per_trial")
+    if gpus is None:
+        gpus = 1.0 if cluster_gpus >= 1 else 0.0
+    if gpus > node_max_gpus:
+        raise ConfigError(
+            f"--gpus-per-trial {gpus:g} is more than any node of the cluster has ({node_max_gpus:g}); "
+            f"use at most {node_max_gpus:g}" + ("" if node_max_gpus else " (this cluster has no GPU: use 0)")
+        )
+    cpus = plan.get("cpus_per_trial")
+    if cpus is None:
+        cpus = 1.0 if not gpus else float(min(8, max(1, math.floor(node_max_cpus / max(node_max_gpus, 1) * gpus))))
+    if cpus > node_max_cpus:
+        raise ConfigError(f"--cpus-per-trial {cpus:g} is more than any node has ({node_max_cpus:g}); use at most {node_max_cpus:g}")
+    fit = int(cluster_cpus // cpus) if cpus else 1
+    if gpus:
+        fit = min(fit, int(cluster_gpus // gpus))
+    fit = max(fit, 1)
+    requested = plan.get("max_concurrent")
+    plan["gpus_per_trial"] = float(gpus)
+    plan["cpus_per_trial"] = float(cpus)
+    plan["max_concurrent"] = min(int(requested), fit) if requested else fit
+    plan["cluster"] = {"cpus": cluster_cpus, "gpus": cluster_gpus}
+
+
+def local_resources() -> tuple[float, float, float, float]:
+    """``(cpus, gpus, node_max_gpus, node_max_cpus)`` of this machine, without Ray."""
+    cpus = float(os.cpu_count() or 1)
+    gpus = float(_local_gpus())
+    return cpus, gpus, gpus, cpus
+
+
+def save_plan(plan: dict[str, Any], run_dir: Path) -> None:
+    data = {k: v for k, v in plan.items() if not k.startswith("_")}
+    tmp = run_dir / f".{PLAN_FILE}.tmp"
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, run_dir / PLAN_FILE)
+
+
+def load_plan(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / PLAN_FILE
+    if not run_dir.is_dir():
+        raise ConfigError(f"--resume {str(run_dir)!r} does not exist; give a run directory (runs/<name>)")
+    if not path.is_file():
+        raise ConfigError(f"--resume {str(run_dir)!r} is not a run directory of tuner (no {PLAN_FILE}); give the folder a search wrote")
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise ConfigError(f"{path} is damaged (not JSON); the run cannot be resumed") from None

@@ -1,0 +1,198 @@
+"""Leaderboard rows from a run directory's trial files (pure functions over what Tune wrote).
+
+Each Tune trial folder holds ``params.json`` (the sampled config), ``result.json`` (one JSON
+line per reported epoch) and, for a failed trial, ``failure.json`` or Tune's ``error.txt``.
+Rows come only from those files, so they can be rebuilt after a crash or on a copied run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from tuner.search._trial import FAILURE_FILE
+
+__all__ = ["read_trial", "trial_row", "collect_rows", "STAGES"]
+
+STAGES = ("probe", "search")
+_HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1")
+
+
+def read_trial(trial_dir: Path) -> dict[str, Any] | None:
+    """``{"params", "results", "failure"}`` of one Tune trial folder, or ``None`` if it is not one."""
+    params_file = trial_dir / "params.json"
+    if not params_file.is_file():
+        return None
+    try:
+        params = json.loads(params_file.read_text())
+    except ValueError:
+        return None
+    results = []
+    result_file = trial_dir / "result.json"
+    if result_file.is_file():
+        for line in result_file.read_text().splitlines():
+            try:
+                results.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut by a crash
+    failure = None
+    if (trial_dir / FAILURE_FILE).is_file():
+        try:
+            failure = json.loads((trial_dir / FAILURE_FILE).read_text()).get("reason")
+        except ValueError:
+            failure = "failed"
+    elif (trial_dir / "error.txt").is_file():
+        lines = [ln for ln in (trial_dir / "error.txt").read_text().splitlines() if ln.strip()]
+        failure = "error: " + (lines[-1][:300] if lines else "unknown")
+    return {"params": params, "results": results, "failure": failure}
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _checkpoint_exists(path: str | None, run_dir: Path | None) -> bool:
+    if not path:
+        return False
+    full = Path(path) if os.path.isabs(path) or run_dir is None else run_dir / path
+    return full.is_dir()
+
+
+def _relative(path: str | None, run_dir: Path) -> str | None:
+    if not path:
+        return None
+    try:
+        return os.path.relpath(path, run_dir) if os.path.isabs(path) else path
+    except ValueError:
+        return path
+
+
+def trial_row(
+    trial_id: str,
+    data: Mapping[str, Any],
+    *,
+    stage: str,
+    metric: str,
+    mode: str,
+    running: bool = False,
+    run_dir: Path | None = None,
+    trial_dir: Path | None = None,
+    test_scores: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """One leaderboard row from a trial's params, per-epoch results and failure.
+
+    The row's metrics are those of the trial's best epoch by ``metric``.
+    """
+    params = data["params"]
+    results = [r for r in data["results"] if "epoch" in r]
+    failure = data.get("failure")
+    scored = [r for r in results if _finite(r.get(metric)) is not None]
+    best = None
+    if scored:
+        sign = -1.0 if mode == "max" else 1.0
+        # Best value first; among ties the later epoch, whose checkpoint Ray Train keeps.
+        ranked = sorted(scored, key=lambda r: (sign * float(r[metric]), -int(r.get("epoch", 0))))
+        best = ranked[0]
+        for r in ranked:
+            if float(r[metric]) != float(best[metric]):
+                break
+            if _checkpoint_exists(r.get("checkpoint_path"), run_dir):
+                best = r
+                break
+    last = results[-1] if results else {}
+    if failure or last.get("failure_reason"):
+        status = "failed"
+        reason = failure or last.get("failure_reason")
+    elif last.get("finished"):
+        status, reason = "completed", None
+    elif running:
+        status, reason = "running", None
+    else:
+        status, reason = "stopped_early", None
+    src = best or last
+    row: dict[str, Any] = {
+        "trial_id": trial_id,
+        "stage": stage,
+        "status": status,
+        "failure_reason": reason,
+        "architecture": params.get("architecture"),
+        "weights": last.get("weights_used"),
+        "epochs_run": int(last.get("epoch", 0)) if last else 0,
+        "best_epoch": int(best["epoch"]) if best else None,
+        "objective": _finite(best.get(metric)) if best else None,
+        "checkpoint_path": _relative(best.get("checkpoint_path"), run_dir) if best and run_dir else (best or {}).get("checkpoint_path"),
+        "trial_dir": _relative(str(trial_dir), run_dir) if trial_dir and run_dir else None,
+        "history": json.dumps([{k: _finite(r.get(k)) for k in _HISTORY_KEYS} for r in results]),
+    }
+    for key in ("lr", "optimizer", "dropout", "dense_units", "unfrozen_blocks", "warmup_epochs", "backbone_lr_mult", "grouping", "batch_size", "input_size", "augment"):
+        row[key] = params.get(key)
+    for key in ("val_accuracy", "val_accuracy_common", "val_loss", "balanced_accuracy", "macro_f1", "images_per_second"):
+        row[key] = _finite(src.get(key))
+    for key in ("n_classes", "trainable_params", "total_params"):
+        row[key] = int(src[key]) if src.get(key) is not None else None
+    row["gpus"] = _finite(last.get("gpus"))
+    row["setup_seconds"] = _finite(last.get("setup_seconds"))
+    row["train_seconds"] = _finite(last.get("train_seconds"))
+    if test_scores:
+        row["test_accuracy"] = _finite(test_scores.get("test_accuracy"))
+    return row
+
+
+def trial_dirs(experiment_dir: Path) -> Iterable[tuple[str, Path]]:
+    """``(trial_id, folder)`` of every trial folder of a Tune experiment."""
+    if not experiment_dir.is_dir():
+        return []
+    found = []
+    for child in sorted(experiment_dir.iterdir()):
+        params = child / "params.json"
+        if child.is_dir() and params.is_file():
+            results = child / "result.json"
+            trial_id = None
+            if results.is_file():
+                first = results.read_text().split("\n", 1)[0]
+                try:
+                    trial_id = json.loads(first).get("trial_id")
+                except ValueError:
+                    trial_id = None
+            # The driver names trial folders by trial id (trial_dirname_creator).
+            found.append((trial_id or child.name, child))
+    return found
+
+
+def collect_rows(
+    run_dir: Path,
+    metric: str,
+    mode: str,
+    running: set[str] | None = None,
+    test_scores: Mapping[str, Mapping[str, float]] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows for every trial of every stage in ``run_dir``, best first within each stage."""
+    rows = []
+    for stage in STAGES:
+        for trial_id, folder in trial_dirs(run_dir / stage):
+            data = read_trial(folder)
+            if data is None:
+                continue
+            rows.append(
+                trial_row(
+                    trial_id,
+                    data,
+                    stage=stage,
+                    metric=metric,
+                    mode=mode,
+                    running=trial_id in (running or set()),
+                    run_dir=run_dir,
+                    trial_dir=folder,
+                    test_scores=(test_scores or {}).get(trial_id),
+                )
+            )
+    sign = -1 if mode == "max" else 1
+    rows.sort(key=lambda r: (r["stage"] != "search", r["objective"] is None, sign * (r["objective"] or 0)))
+    return rows

@@ -1,0 +1,534 @@
+"""Search spaces: YAML -> a validated, frozen model -> an Optuna define-by-run function.
+
+A space file (``search_spaces/*.yaml``)::
+
+    kind: finetune                 # finetune (pretrained backbone + head) | scratch
+    metric: val_accuracy_common
+    mode: max
+    architectures: [mobilenet_v2, efficientnet_b0]
+    params:
+      lr: {loguniform: [1.0e-5, 1.0e-2]}
+      optimizer: {choice: [adam, rmsprop, sgd_momentum]}
+      unfrozen_blocks: {int: [0, max]}    # max: the sampled architecture's block count
+      grouping: {choice: [none, "auto:60%"]}
+    budget: {num_samples: 40, max_epochs: 30, grace_period: 2, reduction_factor: 3}
+
+Parameters whose range depends on the architecture (``unfrozen_blocks``, ``input_size``) are
+sampled after it, under a per-architecture name, so every Optuna distribution keeps one shape.
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import math
+import os
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tuner._paths import repo_search_spaces_dir
+from tuner.errors import ConfigError
+
+__all__ = [
+    "PARAM_NAMES",
+    "METRICS",
+    "Budget",
+    "SearchSpace",
+    "DefineByRun",
+    "load_space",
+    "list_spaces",
+    "resolve_space_path",
+    "grid_points",
+]
+
+#: Metrics a space may optimise.
+METRICS = ("val_accuracy_common", "val_accuracy", "balanced_accuracy", "macro_f1", "val_loss")
+#: Parameters a space may search, and what each one means.
+PARAM_NAMES = {
+    "lr": "learning rate (of the head; the backbone's is lr x backbone_lr_mult)",
+    "optimizer": "adam | adamw | rmsprop | sgd | sgd_momentum",
+    "dropout": "head dropout rate in [0, 1)",
+    "dense_units": "width of the head's hidden dense layer",
+    "unfrozen_blocks": "trainable blocks at the end of the backbone; 'max' = all",
+    "warmup_epochs": "epochs training only the head before unfreezing (0 = one phase)",
+    "backbone_lr_mult": "learning-rate multiplier of the unfrozen backbone blocks",
+    "grouping": "none | a grouping name or file | auto:K | auto:P%",
+    "batch_size": "images per batch (per GPU)",
+    "input_size": "network input size in px; 'default' = the architecture's own",
+    "augment": "training augmentation: study (the retail study's) | light | none",
+}
+_ARCH_DEPENDENT = ("unfrozen_blocks", "input_size")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Param(_Frozen):
+    """One parameter's distribution: exactly one of the keys."""
+
+    loguniform: tuple[float, float] | None = None
+    uniform: tuple[float, float] | None = None
+    int: tuple[Union[builtins.int, Literal["max"]], Union[builtins.int, Literal["max"]]] | None = None
+    choice: tuple[Any, ...] | None = None
+    fixed: Any = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Param":
+        kinds = [k for k in ("loguniform", "uniform", "int", "choice") if getattr(self, k) is not None]
+        if self.fixed is not None:
+            kinds.append("fixed")
+        if len(kinds) != 1:
+            raise ValueError(f"give exactly one of loguniform, uniform, int, choice or fixed, got {kinds or 'none'}")
+        if self.loguniform is not None:
+            low, high = self.loguniform
+            if not low > 0:
+                raise ValueError(f"a loguniform range needs low > 0, but got low={low}")
+            if not low <= high:
+                raise ValueError(f"low <= high must hold, but got low={low}, high={high}")
+        if self.uniform is not None and not self.uniform[0] <= self.uniform[1]:
+            raise ValueError(f"low <= high must hold, but got low={self.uniform[0]}, high={self.uniform[1]}")
+        if self.int is not None:
+            low, high = self.int
+            if low == "max":
+                raise ValueError("'max' can only be the upper bound")
+            if high != "max" and not low <= high:
+                raise ValueError(f"low <= high must hold, but got low={low}, high={high}")
+        if self.choice is not None and not self.choice:
+            raise ValueError("a choice needs at least one value")
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in ("loguniform", "uniform", "int", "choice"):
+            if getattr(self, k) is not None:
+                return k
+        return "fixed"
+
+    def values(self) -> list[Any] | None:
+        """The discrete values, for choice, fixed and int; ``None`` for continuous ranges."""
+        if self.choice is not None:
+            return list(self.choice)
+        if self.kind == "fixed":
+            return [self.fixed]
+        return None
+
+
+class Budget(_Frozen):
+    """How much to spend: trials, epochs, ASHA's rungs, early stopping, the probe stage."""
+
+    num_samples: int = Field(20, ge=1)
+    max_epochs: int = Field(20, ge=1)
+    grace_period: int = Field(2, ge=1)
+    reduction_factor: float = Field(3, gt=1)
+    patience: int | None = Field(None, ge=1)
+    probe_samples: int = Field(4, ge=1)
+    probe_epochs: int = Field(5, ge=1)
+
+
+class Demo(_Frozen):
+    """Overrides used when no ``--data`` is given (the built-in digits on a laptop CPU)."""
+
+    architectures: tuple[str, ...] | None = None
+    params: dict[str, Param] = {}
+    budget: Budget | None = None
+
+
+class SearchSpace(_Frozen):
+    """A validated search space. Build it with :func:`load_space`."""
+
+    name: str = "space"
+    description: str = ""
+    kind: Literal["finetune", "scratch"] = "finetune"
+    metric: str = "val_accuracy_common"
+    mode: Literal["max", "min"] = "max"
+    architectures: tuple[str, ...]
+    params: dict[str, Param] = {}
+    budget: Budget = Budget()
+    demo: Demo | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        if v not in METRICS:
+            raise ValueError(f"unknown metric {v!r}; valid metrics: {', '.join(METRICS)}")
+        return v
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, Param]) -> dict[str, Param]:
+        for key in v:
+            if key not in PARAM_NAMES:
+                close = difflib.get_close_matches(key, PARAM_NAMES, n=len(PARAM_NAMES), cutoff=0.0)
+                raise ValueError(f"unknown parameter {key!r}; valid parameters: {', '.join(close)}")
+        return v
+
+    @field_validator("architectures")
+    @classmethod
+    def _archs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("list at least one architecture")
+        return v
+
+    def param(self, name: str) -> Param | None:
+        return self.params.get(name)
+
+    def with_demo(self) -> "SearchSpace":
+        """This space with its demo overrides applied (for runs without ``--data``)."""
+        if self.demo is None:
+            return self
+        return self.model_copy(
+            update={
+                "architectures": self.demo.architectures or self.architectures,
+                "params": {**self.params, **self.demo.params},
+                "budget": self.demo.budget or self.budget,
+                "demo": None,
+            }
+        )
+
+    def with_budget(self, **overrides: Any) -> "SearchSpace":
+        """This space with some budget fields replaced (CLI flags), revalidated."""
+        data = {**self.budget.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+        return self.model_copy(update={"budget": _validated(Budget, data, "budget")})
+
+    def grouping_candidates(self) -> list[str]:
+        p = self.param("grouping")
+        return [str(g) for g in p.values()] if p is not None and p.values() is not None else ["none"]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+def _validated(model: type[BaseModel], data: Any, where: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, where)) from None
+
+
+def _explain(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in ("function-after",)))
+    key = loc or "(top level)"
+    if err["type"] == "extra_forbidden":
+        parent = err["loc"][:-1]
+        valid = _valid_keys(parent)
+        return f"{where}: unknown key {key!r}; valid keys here: {', '.join(valid)}"
+    if err["type"] == "missing":
+        return f"{where}: key {key!r} is required"
+    message = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict) else ""
+    return f"{where}: {key}: {message}{shown}"
+
+
+def _valid_keys(parent: tuple) -> list[str]:
+    if not parent:
+        return list(SearchSpace.model_fields)
+    if parent[0] == "budget":
+        return list(Budget.model_fields)
+    if parent[0] == "params" and len(parent) == 2:
+        return list(Param.model_fields)
+    if parent[0] == "demo":
+        return list(Demo.model_fields)
+    return []
+
+
+def _spaces_dir() -> Path:
+    return repo_search_spaces_dir()
+
+
+def list_spaces() -> list[str]:
+    """Names of the shipped search spaces."""
+    folder = _spaces_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def resolve_space_path(name_or_file: str) -> Path:
+    """``--space NAME|FILE`` -> the YAML file.
+
+    Raises:
+        ConfigError: neither a shipped name nor an existing file.
+    """
+    path = Path(name_or_file).expanduser()
+    if path.suffix in (".yaml", ".yml") or "/" in name_or_file or os.sep in name_or_file:
+        if path.is_file():
+            return path
+        raise ConfigError(f"--space file {name_or_file!r} does not exist; give a YAML file or a shipped name: {', '.join(list_spaces())}")
+    shipped = _spaces_dir() / f"{name_or_file}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = list_spaces()
+    close = difflib.get_close_matches(name_or_file, names, n=len(names), cutoff=0.0)
+    raise ConfigError(f"unknown space {name_or_file!r}; shipped spaces: {', '.join(close)} (or give a YAML file)")
+
+
+def load_space(name_or_file: str) -> SearchSpace:
+    """Load and validate a space (shipped name or file), including its architectures.
+
+    Raises:
+        ConfigError: YAML syntax, unknown keys, bad ranges, unknown architectures or
+            optimizers, input sizes below an architecture's minimum, unfrozen blocks above an
+            architecture's count. Each message names the key, the value and the valid choices.
+    """
+    path = resolve_space_path(name_or_file)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"space file {str(path)!r} is not valid YAML{at}; fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"space file {str(path)!r} must be a mapping of keys such as architectures, params and budget")
+    raw.setdefault("name", path.stem)
+    space = _validated(SearchSpace, raw, f"space {path.name}")
+    check_space(space, f"space {path.name}")
+    if space.demo is not None:
+        check_space(space.with_demo(), f"space {path.name} (demo)")
+    return space
+
+
+def check_space(space: SearchSpace, where: str = "space") -> None:
+    """Check a space against the model zoo (architectures, optimizers, sizes, block counts).
+
+    Raises:
+        ConfigError: with the key, the value received and the valid choices.
+    """
+    from tuner.zoo import OPTIMIZERS, get_spec, list_models
+
+    specs = []
+    for arch in space.architectures:
+        try:
+            spec = get_spec(arch)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: architectures: {exc}") from None
+        if space.kind == "finetune" and spec.backbone is None:
+            raise ConfigError(
+                f"{where}: architectures: {arch} has no pretrained backbone to fine-tune; "
+                f"finetune spaces take {', '.join(list_models(pretrained=True))}"
+            )
+        specs.append(spec)
+    opt = space.param("optimizer")
+    if opt is not None:
+        if opt.values() is None:
+            raise ConfigError(f"{where}: params.optimizer must be a choice or fixed value of {', '.join(OPTIMIZERS)}")
+        for value in opt.values():
+            if value not in OPTIMIZERS:
+                raise ConfigError(f"{where}: params.optimizer: unknown optimizer {value!r}; valid: {', '.join(OPTIMIZERS)}")
+    for name in ("dropout",):
+        p = space.param(name)
+        if p is not None:
+            lo, hi = _bounds(p)
+            if not (0 <= lo and hi < 1):
+                raise ConfigError(f"{where}: params.dropout must lie in [0, 1), but got {lo}..{hi}")
+    for name in ("lr", "backbone_lr_mult"):
+        p = space.param(name)
+        if p is not None and _bounds(p)[0] <= 0 and name == "lr":
+            raise ConfigError(f"{where}: params.lr must be > 0, but got {_bounds(p)[0]}")
+    for name in ("batch_size", "dense_units"):
+        p = space.param(name)
+        if p is not None and _bounds(p)[0] < 1:
+            raise ConfigError(f"{where}: params.{name} must be >= 1, but got {_bounds(p)[0]}")
+    aug = space.param("augment")
+    if aug is not None:
+        from tuner.data import AUGMENTATIONS
+
+        for value in aug.values() or [None]:
+            if value not in AUGMENTATIONS:
+                raise ConfigError(f"{where}: params.augment: unknown augmentation {value!r}; valid: {', '.join(AUGMENTATIONS)}")
+    size = space.param("input_size")
+    if size is not None:
+        if size.values() is None:
+            raise ConfigError(f"{where}: params.input_size must be a choice or fixed value (sizes in px or 'default')")
+        numeric = [v for v in size.values() if v != "default"]
+        for v in numeric:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ConfigError(f"{where}: params.input_size: {v!r} is neither a size in px nor 'default'")
+        for spec in specs:
+            if numeric and all(v < spec.min_input_size for v in numeric) and "default" not in size.values():
+                raise ConfigError(
+                    f"{where}: params.input_size {numeric} is below {spec.name}'s minimum of {spec.min_input_size} px; "
+                    f"add a size of at least {spec.min_input_size} or 'default'"
+                )
+    blocks = space.param("unfrozen_blocks")
+    if blocks is not None and space.kind == "finetune":
+        for spec in specs:
+            hi = _int_high(blocks, spec.num_blocks)
+            if hi > spec.num_blocks:
+                raise ConfigError(
+                    f"{where}: params.unfrozen_blocks goes up to {hi} but {spec.name} has {spec.num_blocks} blocks; "
+                    f"use at most {spec.num_blocks} or 'max'"
+                )
+    _check_groupings(space, where)
+
+
+def _check_groupings(space: SearchSpace, where: str) -> None:
+    from tuner.data import resolve_grouping_path
+
+    for g in space.grouping_candidates():
+        if g == "none":
+            continue
+        if g.startswith("auto:"):
+            parse_auto(g, where)
+            continue
+        try:
+            resolve_grouping_path(g)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: params.grouping: {exc}") from None
+
+
+def parse_auto(candidate: str, where: str = "grouping") -> tuple[float, bool]:
+    """``auto:K`` -> ``(K, False)``; ``auto:P%`` -> ``(P / 100, True)``.
+
+    Raises:
+        ConfigError: anything else.
+    """
+    text = candidate[len("auto:") :]
+    try:
+        if text.endswith("%"):
+            frac = float(text[:-1]) / 100.0
+            if not 0 < frac < 1:
+                raise ValueError
+            return frac, True
+        k = int(text)
+        if k < 2:
+            raise ValueError
+        return float(k), False
+    except ValueError:
+        raise ConfigError(
+            f"{where}: {candidate!r} is not a valid automatic grouping; use auto:K with K >= 2 classes or auto:P% with 0 < P < 100"
+        ) from None
+
+
+def _bounds(p: Param) -> tuple[float, float]:
+    if p.loguniform is not None:
+        return p.loguniform
+    if p.uniform is not None:
+        return p.uniform
+    if p.int is not None:
+        lo, hi = p.int
+        return float(lo), (math.inf if hi == "max" else float(hi))  # type: ignore[arg-type]
+    values = [v for v in (p.values() or []) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return (min(values), max(values)) if values else (0.0, 0.0)
+
+
+def _int_high(p: Param, maximum: int) -> int:
+    if p.int is not None:
+        hi = p.int[1]
+        return maximum if hi == "max" else int(hi)
+    values = p.values() or []
+    return max((maximum if v == "max" else int(v)) for v in values)
+
+
+def _suggest(trial: Any, name: str, p: Param, maximum: int | None = None) -> Any:
+    if p.kind == "fixed":
+        return p.fixed
+    if p.loguniform is not None:
+        return trial.suggest_float(name, p.loguniform[0], p.loguniform[1], log=True)
+    if p.uniform is not None:
+        return trial.suggest_float(name, p.uniform[0], p.uniform[1])
+    if p.int is not None:
+        lo, hi = p.int
+        top = maximum if hi == "max" else min(int(hi), maximum if maximum is not None else int(hi))
+        return trial.suggest_int(name, int(lo), int(top))  # type: ignore[arg-type]
+    choices = [maximum if v == "max" else v for v in p.choice]  # type: ignore[union-attr]
+    if len(choices) == 1:
+        return choices[0]
+    return trial.suggest_categorical(name, choices)
+
+
+#: Defaults of parameters a space does not mention (the study's settings).
+DEFAULTS: dict[str, Any] = {
+    "lr": 2e-4,
+    "optimizer": "rmsprop",
+    "dropout": 0.2,
+    "dense_units": 512,
+    "unfrozen_blocks": 0,
+    "warmup_epochs": 0,
+    "backbone_lr_mult": 1.0,
+    "grouping": "none",
+    "batch_size": 64,
+    "input_size": "default",
+    "augment": "study",
+}
+
+
+class DefineByRun:
+    """The Optuna define-by-run function of a space (picklable, so ``Tuner.restore`` works).
+
+    Samples the architecture first, then the parameters whose range depends on it
+    (``unfrozen_blocks`` up to its block count, ``input_size`` at or above its minimum)
+    under per-architecture names, then the rest. Returns the resolved values as constants
+    so every trial's config has plain keys (``unfrozen_blocks``, ``input_size``...).
+    """
+
+    def __init__(self, space: SearchSpace, fixed: dict[str, Any] | None = None):
+        self.space_yaml = space.model_dump(mode="json")
+        self.fixed = dict(fixed or {})
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        from tuner.zoo import get_spec
+
+        space = SearchSpace.model_validate(self.space_yaml)
+        archs = list(space.architectures)
+        arch = archs[0] if len(archs) == 1 else trial.suggest_categorical("architecture", archs)
+        spec = get_spec(arch)
+        out: dict[str, Any] = {"architecture": arch}
+        for name in PARAM_NAMES:
+            if name in self.fixed:
+                out[name] = self.fixed[name]
+                continue
+            p = space.param(name)
+            if p is None:
+                value = DEFAULTS[name]
+            elif name == "unfrozen_blocks":
+                value = _suggest(trial, f"unfrozen_blocks.{arch}", p, spec.num_blocks) if space.kind == "finetune" else 0
+            elif name == "input_size":
+                allowed = [v for v in (p.values() or []) if v == "default" or v >= spec.min_input_size]
+                sub = Param(choice=tuple(allowed))
+                value = _suggest(trial, f"input_size.{arch}", sub)
+            else:
+                value = _suggest(trial, name, p)
+            out[name] = value
+        if out["input_size"] == "default":
+            out["input_size"] = spec.default_input_size
+        if space.kind == "scratch":
+            out["unfrozen_blocks"] = 0
+            out["warmup_epochs"] = 0
+        return out
+
+
+def grid_points(space: SearchSpace) -> list[dict[str, Any]]:
+    """Every combination of a fully discrete space (the study's exhaustive grid).
+
+    Raises:
+        ConfigError: a continuous parameter (a grid needs discrete values).
+    """
+    from itertools import product
+
+    from tuner.zoo import get_spec
+
+    points: list[dict[str, Any]] = []
+    for arch in space.architectures:
+        spec = get_spec(arch)
+        axes: dict[str, list[Any]] = {}
+        for name in PARAM_NAMES:
+            p = space.param(name)
+            if p is None:
+                axes[name] = [DEFAULTS[name]]
+            elif p.int is not None:
+                hi = _int_high(p, spec.num_blocks)
+                axes[name] = list(range(int(p.int[0]), hi + 1))  # type: ignore[arg-type]
+            elif p.values() is not None:
+                axes[name] = [spec.num_blocks if v == "max" else v for v in p.values()]  # type: ignore[union-attr]
+            else:
+                raise ConfigError(f"space {space.name}: params.{name} is continuous ({p.kind}); a grid needs choice, int or fixed values")
+        for combo in product(*axes.values()):
+            point = {"architecture": arch, **dict(zip(axes, combo))}
+            if point["input_size"] == "default":
+                point["input_size"] = spec.default_input_size
+            points.append(point)
+    return points

@@ -1,0 +1,109 @@
+"""The Tune function trial: one Ray Train run per trial (design.md section 1a).
+
+The run uses Ray Train V2's ``DataParallelTrainer``, the base of ``TensorflowTrainer``:
+``TensorflowTrainer`` only adds a backend that writes ``TF_CONFIG`` for multi-worker
+training, which a trial never uses (one worker holding N GPUs; Keras 3 breaks with several
+workers, keras#20585), and importing ``ray.train.tensorflow`` imports TensorFlow into the
+trial actor and the Train controller, ~3.4 s each per trial. With the base trainer only the
+worker process imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+__all__ = ["TrialFailed", "tune_trial", "trial_config", "FAILURE_FILE"]
+
+FAILURE_FILE = "failure.json"
+
+
+class TrialFailed(RuntimeError):
+    """A trial ended without a usable result (NaN loss, out of memory, a crashed worker).
+
+    The search records it and goes on; only a fatal error stops a search.
+    """
+
+
+def trial_config(config: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    """The worker's config: the sampled parameters plus the plan's fixed values."""
+    arch = config["architecture"]
+    grouping = config.get("grouping", "none")
+    return {
+        **{k: v for k, v in config.items() if "." not in k},
+        "data_dir": plan["data_dir"],
+        "class_name_pattern": plan.get("class_name_pattern"),
+        "split_seed": plan.get("split_seed", 0),
+        "identity": plan["identity"],
+        "working_size": plan["working_size"],
+        "cache_dir": plan.get("cache_dir"),
+        "kind": plan["kind"],
+        "weights": plan["weights"].get(arch, "none"),
+        "grouping_file": plan["grouping_files"].get(grouping),
+        "common_grouping_file": plan.get("common_grouping_file"),
+        "max_epochs": plan["max_epochs"],
+        "patience": plan.get("patience"),
+        "metric": plan["metric"],
+        "mode": plan["mode"],
+        "seed": plan.get("seed", 0),
+        "mixed_precision": plan.get("mixed_precision", "auto"),
+        "cpus": plan["cpus_per_trial"],
+    }
+
+
+def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
+    """Run one trial: a Ray Train run with one worker holding the trial's GPUs.
+
+    Metrics reach Tune every epoch through ``TuneReportCallback``. A trial whose training
+    ends in failure (NaN loss, out of memory, a worker that keeps crashing) writes
+    ``failure.json`` into its trial folder and raises :class:`TrialFailed`.
+    """
+    import ray.train
+    import ray.tune
+    from ray.train.v2.api.data_parallel_trainer import DataParallelTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    from tuner.search._worker import ray_train_loop
+
+    context = ray.tune.get_context()
+    trial_id = context.get_trial_id()
+    trial_dir = context.get_trial_dir()
+    gpus = float(plan.get("gpus_per_trial", 0))
+    resources = {"CPU": float(plan["cpus_per_trial"])}
+    if gpus:
+        resources["GPU"] = gpus
+    trainer = DataParallelTrainer(
+        ray_train_loop,
+        train_loop_config=trial_config(config, plan),
+        scaling_config=ray.train.ScalingConfig(num_workers=1, use_gpu=bool(gpus), resources_per_worker=resources),
+        run_config=ray.train.RunConfig(
+            # A stable name per trial: a restored trial finds its own checkpoints.
+            name=trial_id,
+            storage_path=plan["train_storage"],
+            callbacks=[TuneReportCallback()],
+            failure_config=ray.train.FailureConfig(max_failures=int(plan.get("worker_retries", 2))),
+            checkpoint_config=ray.train.CheckpointConfig(
+                num_to_keep=1, checkpoint_score_attribute=plan["metric"], checkpoint_score_order=plan["mode"]
+            ),
+            worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}},
+            logging_config=ray.train.LoggingConfig(log_level="WARNING"),
+        ),
+    )
+    # A failure the worker itself reported (NaN loss, out of memory) is recorded here. Any
+    # other exception propagates: Tune then marks the trial ERROR and writes error.txt, while
+    # the controller dying because Tune stopped the trial (ASHA) is not a failure at all.
+    result = trainer.fit()
+    metrics = result.metrics or {}
+    reason = str(metrics.get("failure_reason") or "")
+    if not reason and result.error is not None:
+        raise TrialFailed(f"error: {_one_line(result.error)}")
+    if reason:
+        with open(os.path.join(trial_dir, FAILURE_FILE), "w") as fh:
+            json.dump({"trial_id": trial_id, "reason": reason}, fh)
+        raise TrialFailed(reason)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"

@@ -1,0 +1,278 @@
+"""One trial's training, as it runs inside the Ray Train worker (or in a plain process).
+
+Everything that imports TensorFlow for a trial happens here, in the worker process only.
+Per epoch: train, score the validation split once (accuracy, common-space accuracy, loss,
+balanced accuracy, macro-F1 and the confusion matrix, all from one prediction pass), write a
+checkpoint (weights, state, confusion matrix) and report. A NaN loss or an out-of-memory
+error ends the trial with a recorded reason instead of crashing the search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["run_training", "ray_train_loop", "evaluate_checkpoint", "label_spaces", "common_accuracy"]
+
+_log = logging.getLogger("tuner.search")
+
+ReportFn = Callable[[dict[str, Any], "str | None"], None]
+
+WEIGHTS_FILE = "model.weights.h5"
+STATE_FILE = "state.json"
+CONFUSION_FILE = "confusion.npy"
+
+
+def label_spaces(class_names: list[str], grouping_file: str | None, common_file: str | None):
+    """The trial's label remap and the map from its labels to the common label space.
+
+    Returns:
+        ``(remap, to_common)``: ``remap`` maps fine classes to the trial's labels (``None``
+        for no grouping); ``to_common[trial_label]`` is the common-space label.
+    """
+    from tuner.data import Grouping, load_grouping
+
+    remap = load_grouping(grouping_file).remap(class_names) if grouping_file else Grouping.identity(class_names)
+    common = load_grouping(common_file).remap(class_names) if common_file else Grouping.identity(class_names)
+    to_common = np.zeros(remap.num_classes, dtype=np.int64)
+    for fine, label in enumerate(remap.mapping):
+        to_common[label] = common.mapping[fine]
+    return remap, to_common
+
+
+def common_accuracy(confusion: np.ndarray, to_common: np.ndarray) -> float:
+    """Accuracy after mapping labels and predictions to the common space (sums of blocks)."""
+    total = confusion.sum()
+    if not total:
+        return float("nan")
+    same = to_common[:, None] == to_common[None, :]
+    return float(confusion[same].sum() / total)
+
+
+def _scores(probs: np.ndarray, labels: np.ndarray, to_common: np.ndarray, n: int) -> tuple[dict[str, float], np.ndarray]:
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
+
+    pred = probs.argmax(axis=1)
+    p_true = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)
+    confusion = confusion_matrix(labels, pred, labels=np.arange(n))
+    metrics = {
+        "val_loss": float(-np.log(p_true).mean()),
+        "val_accuracy": float((pred == labels).mean()),
+        "val_accuracy_common": common_accuracy(confusion, to_common),
+        "balanced_accuracy": float(balanced_accuracy_score(labels, pred)),
+        "macro_f1": float(f1_score(labels, pred, average="macro", labels=np.arange(n), zero_division=0)),
+    }
+    return metrics, confusion
+
+
+def _predict(model, ds) -> np.ndarray:
+    out = model.predict(ds.map(lambda x, y: x), verbose=0)
+    return np.asarray(out[0] if isinstance(out, (list, tuple)) else out, dtype=np.float64)
+
+
+def _better(value: float, best: float | None, mode: str) -> bool:
+    if value is None or math.isnan(value):
+        return False
+    return best is None or (value > best if mode == "max" else value < best)
+
+
+def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | None = None) -> dict[str, Any]:
+    """Train one trial and report every epoch.
+
+    Args:
+        cfg: The trial's resolved config (see ``tuner.search._trial.trial_config``).
+        report: ``report(metrics, checkpoint_dir)``; the directory is only valid during the call.
+        checkpoint_dir: A checkpoint to resume from (weights, state), or ``None``.
+
+    Returns:
+        The last metrics reported.
+    """
+    t0 = time.perf_counter()
+    import warnings
+
+    # Keras' fit() passes shuffle=True to a tf.data input it cannot shuffle; ours already is.
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*was passed.*")
+    from tuner._quiet import import_tensorflow_quietly
+
+    tf = import_tensorflow_quietly()
+    import keras
+
+    from tuner.data import AUGMENTATIONS, index_dataset, make_dataset, open_cache, split_arrays
+    from tuner.zoo import build_model, compile_model, set_unfrozen_blocks, setup_devices
+
+    devices = setup_devices(cfg.get("mixed_precision", "auto"), cpu_threads=cfg.get("cpus"))
+    seed = int(cfg.get("seed", 0))
+    keras.utils.set_random_seed(seed)
+    index = index_dataset(cfg["data_dir"], cfg.get("class_name_pattern"), int(cfg.get("split_seed", 0)))
+    if index.identity != cfg["identity"]:
+        from tuner.errors import DataError
+
+        raise DataError(f"dataset {cfg['data_dir']} changed since the search started (identity {index.identity} != {cfg['identity']})")
+    cache = open_cache(index, int(cfg["working_size"]), cfg.get("cache_dir"))
+    remap, to_common = label_spaces(list(index.class_names), cfg.get("grouping_file"), cfg.get("common_grouping_file"))
+    n = remap.num_classes
+    batch = int(cfg["batch_size"]) * devices.replicas
+    train_ds = make_dataset(index, cache, "train", batch, remap=remap, augmentation=AUGMENTATIONS[cfg.get("augment", "study")], shuffle=True, seed=seed)
+    val_ds = make_dataset(index, cache, "validation", max(batch, 128), remap=remap)
+    _, val_labels = split_arrays(index, cache, "validation", remap)
+    train_images = len(split_arrays(index, cache, "train", remap)[0])
+    kind = cfg.get("kind", "finetune")
+    with devices.strategy.scope():
+        built = build_model(
+            cfg["architecture"],
+            n,
+            mode=kind,
+            input_size=int(cfg["input_size"]),
+            source_size=cache.size,
+            weights=cfg.get("weights", "none"),
+            dropout=float(cfg.get("dropout", 0.2)),
+            dense_units=int(cfg.get("dense_units", 512)),
+            unfrozen_blocks=0,
+        )
+    if built.num_outputs > 1:
+        aux = built.num_outputs - 1
+        train_ds = train_ds.map(lambda x, y: (x, (y,) * (aux + 1)))
+    max_epochs = int(cfg["max_epochs"])
+    warmup = min(int(cfg.get("warmup_epochs", 0)), max_epochs) if kind == "finetune" else 0
+    target_k = int(cfg.get("unfrozen_blocks", 0)) if kind == "finetune" else 0
+    mode = cfg.get("mode", "max")
+    metric = cfg.get("metric", "val_accuracy_common")
+    patience = cfg.get("patience")
+    state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "since_best": 0, "train_seconds": 0.0}
+    if checkpoint_dir:
+        with open(os.path.join(checkpoint_dir, STATE_FILE)) as fh:
+            state = json.load(fh)
+    setup_seconds = time.perf_counter() - t0
+    last: dict[str, Any] = {}
+
+    def compile_phase(phase_epoch: int) -> None:
+        k = target_k if phase_epoch >= warmup else 0
+        with devices.strategy.scope():
+            if kind == "finetune":
+                set_unfrozen_blocks(built, k)
+            compile_model(built, cfg["optimizer"], float(cfg["lr"]), float(cfg.get("backbone_lr_mult", 1.0)))
+
+    trainable, total = 0, 0
+
+    class _Epoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            nonlocal last
+            logs = logs or {}
+            train_time = time.perf_counter() - self._start
+            probs = _predict(built.model, val_ds)
+            scores, confusion = _scores(probs, val_labels, to_common, n)
+            loss = float(logs.get("loss", float("nan")))
+            state["epoch"] = epoch + 1
+            state["train_seconds"] += time.perf_counter() - self._start
+            value = scores[metric]
+            if _better(value, state["best"], mode):
+                state["best"], state["best_epoch"], state["since_best"] = value, epoch + 1, 0
+            else:
+                state["since_best"] += 1
+            metrics = {
+                "epoch": epoch + 1,
+                "loss": loss,
+                "accuracy": float(logs.get(built.history_key("accuracy"), float("nan"))),
+                **scores,
+                "objective": state["best"] if state["best"] is not None else (-1e9 if mode == "max" else 1e9),
+                "best_epoch": state["best_epoch"],
+                "n_classes": n,
+                "images_per_second": train_images / train_time if train_time > 0 else float("nan"),
+                "setup_seconds": setup_seconds,
+                "train_seconds": state["train_seconds"],
+                "trainable_params": trainable,
+                "total_params": total,
+                "weights_used": built.weights,
+                "gpus": devices.gpus,
+                "finished": False,
+                "failure_reason": "",
+            }
+            nan = not math.isfinite(loss) or not np.isfinite(probs).all()
+            if nan:
+                metrics.update(finished=True, failure_reason="nan_loss")
+                self.model.stop_training = True
+            elif epoch + 1 >= max_epochs:
+                metrics.update(finished=True, done_reason="max_epochs")
+            elif patience and state["since_best"] >= int(patience):
+                metrics.update(finished=True, done_reason="patience")
+                self.model.stop_training = True
+            with tempfile.TemporaryDirectory(prefix="tuner-ckpt-") as d:
+                if not nan:
+                    built.model.save_weights(os.path.join(d, WEIGHTS_FILE))
+                np.save(os.path.join(d, CONFUSION_FILE), confusion)
+                with open(os.path.join(d, STATE_FILE), "w") as fh:
+                    json.dump({**state, "metrics": metrics}, fh)
+                report(metrics, d if not nan else None)
+            last = metrics
+
+    if checkpoint_dir:
+        built.model.load_weights(os.path.join(checkpoint_dir, WEIGHTS_FILE))
+    start_epoch = int(state["epoch"])
+    phases = [(start_epoch, warmup), (max(start_epoch, warmup), max_epochs)] if warmup else [(start_epoch, max_epochs)]
+    try:
+        for begin, end in phases:
+            if begin >= end or last.get("finished"):
+                continue
+            compile_phase(begin)
+            trainable, total = built.param_counts()
+            built.model.fit(train_ds, epochs=end, initial_epoch=begin, callbacks=[_Epoch()], verbose=0)
+    except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        last = {**last, "epoch": int(state["epoch"]), "finished": True, "failure_reason": f"out_of_memory: {reason}", "objective": last.get("objective", -1e9 if mode == "max" else 1e9)}
+        report(last, None)
+    return last
+
+
+def ray_train_loop(cfg: dict[str, Any]) -> None:
+    """``train_loop_per_worker`` for ``TensorflowTrainer``: resume, train, report to Ray."""
+    import ray.train
+
+    try:  # Ray Train logs every report (with all metrics) at INFO; the progress line says enough
+        from ray.train.v2._internal.execution import context as _train_context
+
+        logging.getLogger(_train_context.__file__).setLevel(logging.WARNING)
+    except ImportError:
+        pass
+    checkpoint = ray.train.get_checkpoint()
+
+    def report(metrics: dict[str, Any], directory: str | None) -> None:
+        ckpt = ray.train.Checkpoint.from_directory(directory) if directory else None
+        ray.train.report(metrics, checkpoint=ckpt)
+
+    if checkpoint is None:
+        run_training(cfg, report)
+    else:
+        with checkpoint.as_directory() as d:
+            run_training(cfg, report, d)
+
+
+def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "test") -> dict[str, float]:
+    """Score a trial's checkpoint on a split (the top trials' test accuracy)."""
+    from tuner._quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import keras
+
+    from tuner.data import index_dataset, make_dataset, open_cache, split_arrays
+    from tuner.zoo import build_model
+
+    keras.mixed_precision.set_global_policy("float32")
+    index = index_dataset(cfg["data_dir"], cfg.get("class_name_pattern"), int(cfg.get("split_seed", 0)))
+    cache = open_cache(index, int(cfg["working_size"]), cfg.get("cache_dir"))
+    remap, to_common = label_spaces(list(index.class_names), cfg.get("grouping_file"), cfg.get("common_grouping_file"))
+    built = build_model(cfg["architecture"], remap.num_classes, mode=cfg.get("kind", "finetune"), input_size=int(cfg["input_size"]), source_size=cache.size, weights="none", dropout=float(cfg.get("dropout", 0.2)), dense_units=int(cfg.get("dense_units", 512)))
+    built.model.load_weights(os.path.join(checkpoint_dir, WEIGHTS_FILE))
+    ds = make_dataset(index, cache, split, 128, remap=remap)
+    _, labels = split_arrays(index, cache, split, remap)
+    scores, confusion = _scores(_predict(built.model, ds), labels, to_common, remap.num_classes)
+    return {f"{split}_accuracy": scores["val_accuracy"], f"{split}_accuracy_common": scores["val_accuracy_common"]}
