@@ -1,3 +1,22 @@
-"""The search (Ray Tune + Optuna TPE + ASHA over Ray Train trials). Not built yet: see issue 5."""
+"""The search: YAML spaces, Optuna TPE + ASHA on Ray Tune over Ray Train trials.
 
-__all__: list[str] = []
+``python -m tuner.search`` is the command. Importing this package imports neither Ray nor
+TensorFlow; the driver and the trial modules import them when a search runs.
+"""
+
+from tuner.search._plan import Options, build_plan, estimate
+from tuner.search._space import METRICS, PARAM_NAMES, Budget, DefineByRun, SearchSpace, grid_points, list_spaces, load_space
+
+__all__ = [
+    "METRICS",
+    "PARAM_NAMES",
+    "Budget",
+    "DefineByRun",
+    "Options",
+    "SearchSpace",
+    "build_plan",
+    "estimate",
+    "grid_points",
+    "list_spaces",
+    "load_space",
+]

@@ -13,7 +13,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-__all__ = ["LeaderboardCallback", "ProgressCallback"]
+__all__ = ["LeaderboardCallback", "ProgressCallback", "PlacementGroupReleaser", "release_placement_group"]
 
 
 class LeaderboardCallback(Callback):
@@ -27,7 +27,8 @@ class LeaderboardCallback(Callback):
         from tuner.search._driver import write_run_leaderboard
 
         running = {t.trial_id for t in trials if t is not ended and t.status in ("RUNNING", "PENDING")}
-        write_run_leaderboard(Path(self.run_dir), self.plan, running)
+        fresh = {t.trial_id: t.local_path for t in trials if getattr(t, "local_path", None)}
+        write_run_leaderboard(Path(self.run_dir), self.plan, running, fresh=fresh)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self._write(trials)
@@ -106,3 +107,43 @@ class ProgressCallback(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         self.ended[trial.trial_id] = "failed"
         self._line(trials, force=True)
+
+
+def release_placement_group(pg_hex: str | None) -> bool:
+    """Remove a trial's Ray Train placement group if it is still reserved; True if removed."""
+    if not pg_hex:
+        return False
+    from ray._raylet import PlacementGroupID
+    from ray.util.placement_group import PlacementGroup, placement_group_table, remove_placement_group
+
+    try:
+        state = placement_group_table().get(pg_hex, {}).get("state")
+        if state not in ("CREATED", "PENDING", "RESCHEDULING"):
+            return False
+        remove_placement_group(PlacementGroup(PlacementGroupID(bytes.fromhex(pg_hex))))
+        return True
+    except Exception:  # noqa: BLE001 - already gone, or Ray is shutting down
+        return False
+
+
+class PlacementGroupReleaser(Callback):
+    """Sweeps the placement groups of a stage's trials when the stage ends.
+
+    Each worker reports its placement group's id. Releasing it while a trial's Train
+    controller is still alive is harmful (the controller sees its worker die and starts a
+    new worker group in a new placement group that then leaks), so this only acts once Tune
+    has ended every trial of the stage; during the stage Ray Train's own cleaner frees the
+    placement groups of stopped trials (it needs the dashboard, design.md 1a).
+    """
+
+    def __init__(self):
+        self.seen: dict[str, str] = {}
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        pg = result.get("placement_group")
+        if pg:
+            self.seen[trial.trial_id] = pg
+
+    def on_experiment_end(self, trials, **info):
+        for pg in self.seen.values():
+            release_placement_group(pg)

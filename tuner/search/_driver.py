@@ -32,7 +32,21 @@ RAY_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "TF_ENABLE_ONEDNN_OPTS": "0",
     "PYTHONWARNINGS": "ignore::DeprecationWarning",
-    "RAY_AIR_NEW_OUTPUT": "0",  # Tune's classic output honours verbose=0; tuner prints its own progress
+    "RAY_AIR_NEW_OUTPUT": "0",
+    # Ray Train gives up on a worker group after 60 s; on a small machine a trial can wait
+    # that long for the CPUs of a trial Tune is still tearing down.
+    "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "600",
+    # A trial Tune stops (ASHA) sits in Train's fit() and cannot exit gracefully; Ray waits
+    # 30 s by default before force-killing it, holding its CPUs/GPUs all that time. Read by
+    # the GCS when Ray starts here (cluster.yaml sets it for a cluster).
+    "RAY_actor_graceful_shutdown_timeout_ms": "3000",
+    # Tune writes trial results in a local staging folder and copies them (and its own
+    # state) into the run directory at each experiment checkpoint: every 5 s, so a killed
+    # search loses at most a few seconds of results.
+    "TUNE_GLOBAL_CHECKPOINT_S": "5",
+    # A trial restored by --resume whose Train run had already finished returns without a
+    # new report in this process; Tune must not treat that as an error.
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",  # Tune's classic output honours verbose=0; tuner prints its own progress
 }
 
 
@@ -99,9 +113,19 @@ def _test_scores(run_dir: Path) -> dict[str, dict[str, float]]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def write_run_leaderboard(run_dir: Path, plan: dict[str, Any], running: set[str] | None = None, ended: str | None = None) -> list[dict[str, Any]]:
-    """Collect every trial's row from the run's files and rewrite the leaderboard atomically."""
-    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, _test_scores(run_dir))
+def write_run_leaderboard(
+    run_dir: Path,
+    plan: dict[str, Any],
+    running: set[str] | None = None,
+    ended: str | None = None,
+    fresh: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Collect every trial's row from the run's files and rewrite the leaderboard atomically.
+
+    ``fresh`` maps trial ids to Tune's local staging folders, which are ahead of the run
+    directory between two experiment checkpoints.
+    """
+    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, _test_scores(run_dir), fresh)
     _fill_probe_common(rows, run_dir, plan)
     write_leaderboard(run_dir / FILENAME, rows, _metadata(plan, ended))
     return rows
@@ -157,11 +181,15 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
         # The trial actor only drives Ray Train; its worker holds the CPUs/GPUs (design.md 1a).
         {"CPU": 0, "memory": 1},
     )
-    from tuner.search._callbacks import LeaderboardCallback, ProgressCallback
+    from tuner.search._callbacks import LeaderboardCallback, PlacementGroupReleaser, ProgressCallback
 
     # Module-level callback classes: Tune pickles them with the experiment and brings them
     # back on restore.
-    callbacks = [LeaderboardCallback(str(run_dir), plan), ProgressCallback(stage, plan["metric"], plan["mode"], num_samples)]
+    callbacks = [
+        PlacementGroupReleaser(),
+        LeaderboardCallback(str(run_dir), plan),
+        ProgressCallback(stage, plan["metric"], plan["mode"], num_samples),
+    ]
     exp_dir = run_dir / stage
     if exp_dir.is_dir() and tune.Tuner.can_restore(str(exp_dir)):
         print(f"[{stage}] resuming {exp_dir}", flush=True)
@@ -179,7 +207,9 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
         searcher = OptunaSearch(space=_stage_space(plan, stage), metric="objective", mode=plan["mode"], sampler=sampler)
         scheduler = ASHAScheduler(
             time_attr="epoch",  # reported by the worker; survives restore, unlike training_iteration
-            max_t=max_epochs,
+            # One past the last epoch: a trial that reaches max_epochs ends by itself, cleanly,
+            # instead of being killed by Tune while its Train run shuts down.
+            max_t=max_epochs + 1,
             grace_period=min(plan["grace_period"], max_epochs),
             reduction_factor=plan["reduction_factor"],
         )
@@ -383,6 +413,7 @@ def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: T
 
     from tuner.data import index_dataset, open_cache
 
+    started_ray = not ray.is_initialized()
     init_ray(local, num_cpus)
     try:
         if not resume:
@@ -425,7 +456,7 @@ def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: T
         _summary(run_dir, rows, plan, out)
         return rows
     finally:
-        if ray.is_initialized():
+        if started_ray and ray.is_initialized():
             ray.shutdown()
 
 

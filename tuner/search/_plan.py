@@ -154,6 +154,9 @@ def build_plan(opts: Options) -> dict[str, Any]:
         data_dir = str(demo_dataset_dir())
     else:
         data_dir = str(Path(opts.data).expanduser().resolve()) if Path(opts.data).expanduser().exists() else opts.data
+    for flag, value in (("--num-samples", opts.num_samples), ("--max-epochs", opts.max_epochs)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} must be >= 1, but got {value}")
     space = space.with_budget(num_samples=opts.num_samples, max_epochs=opts.max_epochs)
     if opts.gpus_per_trial is not None and opts.gpus_per_trial < 0:
         raise ConfigError(f"--gpus-per-trial must be >= 0, but got {opts.gpus_per_trial}")
@@ -248,6 +251,9 @@ def build_plan(opts: Options) -> dict[str, Any]:
         "cpus_per_trial": opts.cpus_per_trial,
         "max_concurrent": opts.max_concurrent,
         "test_top": opts.test_top,
+        # Workers on this machine use the driver's cache folder when one was chosen explicitly;
+        # otherwise each node uses its own default (~/.cache/tuner).
+        "cache_dir": os.environ.get("TUNER_CACHE_DIR") or None,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     plan["_named_groupings"] = named  # not serialised: used to build the common space now

@@ -172,12 +172,22 @@ def collect_rows(
     mode: str,
     running: set[str] | None = None,
     test_scores: Mapping[str, Mapping[str, float]] | None = None,
+    fresh: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows for every trial of every stage in ``run_dir``, best first within each stage."""
+    """Rows for every trial of every stage in ``run_dir``, best first within each stage.
+
+    ``fresh`` maps trial ids to folders holding newer copies of their files (Tune's staging).
+    """
     rows = []
+    fresh = fresh or {}
     for stage in STAGES:
-        for trial_id, folder in trial_dirs(run_dir / stage):
-            data = read_trial(folder)
+        known = dict(trial_dirs(run_dir / stage))
+        for trial_id, path in fresh.items():
+            if Path(path).parent.name == stage and trial_id not in known:
+                known[trial_id] = run_dir / stage / Path(path).name
+        for trial_id, folder in sorted(known.items(), key=lambda kv: str(kv[1])):
+            source = Path(fresh[trial_id]) if trial_id in fresh and Path(fresh[trial_id]).is_dir() else folder
+            data = read_trial(source)
             if data is None:
                 continue
             rows.append(

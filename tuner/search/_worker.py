@@ -124,18 +124,21 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     _, val_labels = split_arrays(index, cache, "validation", remap)
     train_images = len(split_arrays(index, cache, "train", remap)[0])
     kind = cfg.get("kind", "finetune")
-    with devices.strategy.scope():
-        built = build_model(
-            cfg["architecture"],
-            n,
-            mode=kind,
-            input_size=int(cfg["input_size"]),
-            source_size=cache.size,
-            weights=cfg.get("weights", "none"),
-            dropout=float(cfg.get("dropout", 0.2)),
-            dense_units=int(cfg.get("dense_units", 512)),
-            unfrozen_blocks=0,
-        )
+    try:
+        with devices.strategy.scope():
+            built = build_model(
+                cfg["architecture"],
+                n,
+                mode=kind,
+                input_size=int(cfg["input_size"]),
+                source_size=cache.size,
+                weights=cfg.get("weights", "none"),
+                dropout=float(cfg.get("dropout", 0.2)),
+                dense_units=int(cfg.get("dense_units", 512)),
+                unfrozen_blocks=0,
+            )
+    except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
+        return _report_oom(report, exc, {"epoch": 0}, cfg.get("mode", "max"))
     if built.num_outputs > 1:
         aux = built.num_outputs - 1
         train_ds = train_ds.map(lambda x, y: (x, (y,) * (aux + 1)))
@@ -227,10 +230,20 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
             trainable, total = built.param_counts()
             built.model.fit(train_ds, epochs=end, initial_epoch=begin, callbacks=[_Epoch()], verbose=0)
     except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
-        reason = " ".join(str(exc).split())[:160]
-        last = {**last, "epoch": int(state["epoch"]), "finished": True, "failure_reason": f"out_of_memory: {reason}", "objective": last.get("objective", -1e9 if mode == "max" else 1e9)}
-        report(last, None)
+        return _report_oom(report, exc, {**last, "epoch": int(state["epoch"])}, mode)
     return last
+
+
+def _report_oom(report: ReportFn, exc: BaseException, last: dict[str, Any], mode: str) -> dict[str, Any]:
+    reason = " ".join(str(exc).split())[:160]
+    metrics = {
+        **last,
+        "finished": True,
+        "failure_reason": f"out_of_memory: {reason}",
+        "objective": last.get("objective", -1e9 if mode == "max" else 1e9),
+    }
+    report(metrics, None)
+    return metrics
 
 
 def ray_train_loop(cfg: dict[str, Any]) -> None:
@@ -243,11 +256,16 @@ def ray_train_loop(cfg: dict[str, Any]) -> None:
         logging.getLogger(_train_context.__file__).setLevel(logging.WARNING)
     except ImportError:
         pass
+    from ray.util import get_current_placement_group
+
     checkpoint = ray.train.get_checkpoint()
+    pg = get_current_placement_group()
+    # The driver releases this placement group when Tune ends the trial (see _callbacks).
+    pg_id = pg.id.hex() if pg is not None else ""
 
     def report(metrics: dict[str, Any], directory: str | None) -> None:
         ckpt = ray.train.Checkpoint.from_directory(directory) if directory else None
-        ray.train.report(metrics, checkpoint=ckpt)
+        ray.train.report({**metrics, "placement_group": pg_id}, checkpoint=ckpt)
 
     if checkpoint is None:
         run_training(cfg, report)

@@ -1,0 +1,117 @@
+"""``python -m tuner.search`` on bad input: one line, exit 2, before any trial; --dry-run; --help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import write_photo_classes
+from tuner.errors import ConfigError
+from tuner.search._driver import check_resume
+from tuner.search._plan import Options, build_plan, save_plan, size_resources
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tuner.search", *args], capture_output=True, text=True, timeout=180, cwd=cwd)
+
+
+def test_help_and_dry_run_import_neither_tensorflow_nor_ray(tmp_path):
+    code = (
+        "import sys, contextlib, io\n"
+        "from tuner.search.__main__ import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    main(['--dry-run', '--storage', {str(tmp_path)!r}])\n"
+        "assert 'trial-epochs' in out.getvalue()\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'ray', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert _run("--help").returncode == 0
+
+
+def test_dry_run_prints_space_resources_and_estimate(tmp_path):
+    out = _run("--space", "finetune", "--dry-run", "--storage", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "# resolved space" in text and "architectures:" in text
+    assert "built-in demo" in text and "10 classes" in text
+    assert "trials at a time" in text and "GPU-hours" in text and "trial-epochs" in text
+    assert not list(tmp_path.iterdir()), "a dry run writes nothing"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--space", "nosuch"], "unknown space 'nosuch'; shipped spaces:"),
+        (["--data", "/no/such/dir"], "does not exist"),
+        (["--gpus-per-trial", "2", "--dry-run"], "--gpus-per-trial 2 is more than any node of the cluster has (0)"),
+        (["--weights", "/no/such/weights.h5"], "neither auto, imagenet, none nor an existing weights file"),
+        (["--resume", "/no/such/run"], "--resume '/no/such/run' does not exist"),
+        (["--num-samples", "0"], "--num-samples must be >= 1, but got 0"),
+        (["--max-epochs", "x"], "invalid int value"),
+        (["--space", "scratch", "--weights", "imagenet"], "does not apply to a scratch space"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
+    out = _run(*args, "--storage", str(tmp_path / "runs"), cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert message in lines[0]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "notarun").mkdir()
+    out = _run("--resume", str(tmp_path / "notarun"))
+    assert out.returncode == 2 and "is not a run directory of tuner" in out.stderr
+
+
+def test_named_grouping_that_does_not_fit_the_data(tmp_path):
+    data = write_photo_classes(tmp_path / "d", {"cat": "chelsea", "dog": "coffee", "fish": "rocket"}, per_class=4)
+    space = tmp_path / "s.yaml"
+    space.write_text("architectures: [mobilenet_v2]\nparams:\n  grouping: {choice: [none, beauty_grouped_a]}\n")
+    with pytest.raises(ConfigError, match=r"params.grouping 'beauty_grouped_a' does not fit the dataset: .*unknown class"):
+        build_plan(Options(space=str(space), data=str(data)))
+
+
+def test_resources_are_sized_so_trials_never_deadlock():
+    plan = {"gpus_per_trial": None, "cpus_per_trial": None, "max_concurrent": None}
+    size_resources(plan, 2, 0, 0, 2)
+    assert (plan["cpus_per_trial"], plan["gpus_per_trial"], plan["max_concurrent"]) == (1.0, 0.0, 2)
+    plan = {"gpus_per_trial": None, "cpus_per_trial": None, "max_concurrent": None}
+    size_resources(plan, 64, 16, 8, 32)  # two 8-GPU nodes with 32 CPUs each
+    assert (plan["cpus_per_trial"], plan["gpus_per_trial"], plan["max_concurrent"]) == (4.0, 1.0, 16)
+    plan = {"gpus_per_trial": 4, "cpus_per_trial": None, "max_concurrent": 100}
+    size_resources(plan, 64, 16, 8, 32)
+    assert plan["max_concurrent"] == 4
+    with pytest.raises(ConfigError, match="more than any node"):
+        size_resources({"gpus_per_trial": None, "cpus_per_trial": 3, "max_concurrent": None}, 2, 0, 0, 2)
+
+
+def _saved_run(tmp_path, data, space):
+    plan = build_plan(Options(space=str(space), data=str(data), name="r", storage=str(tmp_path)))
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    save_plan(plan, run_dir)
+    return run_dir
+
+
+def test_resume_refuses_a_changed_dataset_or_space(tmp_path):
+    data = write_photo_classes(tmp_path / "d", {"cat": "chelsea", "dog": "coffee"}, per_class=5)
+    space = tmp_path / "s.yaml"
+    space.write_text("architectures: [mobilenet_v2]\nbudget: {num_samples: 3}\n")
+    run_dir = _saved_run(tmp_path, data, space)
+    assert check_resume(run_dir, None, None)["name"] == "r"
+    space.write_text("architectures: [mobilenet_v2, resnet50]\nbudget: {num_samples: 3}\n")
+    with pytest.raises(ConfigError, match="the space .* changed since the run started"):
+        check_resume(run_dir, None, None)
+    space.write_text("architectures: [mobilenet_v2]\nbudget: {num_samples: 3}\n")
+    (data / "cat" / "img_000.jpg").rename(data / "cat" / "moved.jpg")
+    with pytest.raises(ConfigError, match="the dataset .* changed since the run started"):
+        check_resume(run_dir, None, None)
+    with pytest.raises(ConfigError, match="this run searched"):
+        check_resume(run_dir, None, str(tmp_path))

@@ -1,0 +1,91 @@
+"""End-to-end searches on a real 2-CPU Ray instance with real Keras training on real digits."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from tests.search.conftest import resources_free, write_space
+from tuner.leaderboard import read_leaderboard
+from tuner.search._driver import run_search
+from tuner.search._plan import Options, build_plan
+
+pytestmark = pytest.mark.slow
+
+# LeNet-5 from scratch on the digits: a real model that learns in seconds on a CPU.
+ASHA_SPACE = """
+kind: scratch
+metric: val_accuracy
+architectures: [lenet5]
+params:
+  lr: {loguniform: [1.0e-4, 3.0e-1]}
+  optimizer: {choice: [adam, sgd]}
+  batch_size: {fixed: 64}
+  input_size: {fixed: 32}
+  augment: {fixed: none}
+budget: {num_samples: 6, max_epochs: 4, grace_period: 1, reduction_factor: 2}
+"""
+
+
+def _search(tmp_path, space_text, name, **kw):
+    space = write_space(tmp_path / "spaces", space_text)
+    plan = build_plan(Options(space=space, name=name, storage=str(tmp_path / "runs"), **kw))
+    run_dir = tmp_path / "runs" / name
+    rows = run_search(plan, run_dir)
+    return run_dir, rows
+
+
+def test_asha_stops_trials_and_the_search_finishes_with_resources_free(ray_address, tmp_path, capsys):
+    run_dir, rows = _search(tmp_path, ASHA_SPACE, "asha")
+    df, meta = read_leaderboard(run_dir)
+    assert len(df) == 6 and set(df["stage"]) == {"search"}
+    assert (df["status"] == "stopped_early").sum() >= 1, df[["trial_id", "status", "epochs_run"]]
+    assert (df["status"] == "completed").sum() >= 1
+    assert not (df["status"] == "running").any()
+    t0 = time.monotonic()
+    assert resources_free(60), "a stopped trial left its placement group reserved"
+    print(f"resources free {time.monotonic() - t0:.1f}s after the search")
+    best = df.iloc[0]
+    assert best["val_accuracy"] > 0.5, "LeNet-5 learns the digits"
+    assert best["objective"] == df["objective"].max()
+    history = json.loads(best["history"])
+    assert [h["epoch"] for h in history] == list(range(1, best["epochs_run"] + 1))
+    assert (run_dir / best["checkpoint_path"] / "model.weights.h5").is_file()
+    assert (run_dir / best["checkpoint_path"] / "confusion.npy").is_file()
+    assert meta["dataset"]["classes"] == [str(i) for i in range(10)] and meta["ended"]
+    assert df["test_accuracy"].notna().sum() >= 1  # the top trials are scored on the test split
+    # Plain pandas reads it; one row per trial, typed columns.
+    plain = pd.read_parquet(run_dir / "leaderboard.parquet")
+    assert list(plain["trial_id"]) == list(df["trial_id"])
+    out = capsys.readouterr().out
+    assert "trials done" in out and "top " in out and "python -m tuner.report" in out
+    # TensorBoard logs for every trial under the run directory (Tune's TBX logger).
+    assert len(list((run_dir / "search").glob("*/events.out.tfevents.*"))) == 6
+
+
+NAN_SPACE = """
+kind: scratch
+metric: val_accuracy
+architectures: [lenet5]
+params:
+  lr: {choice: [1.0e+38, 0.05]}
+  optimizer: {fixed: sgd_momentum}
+  batch_size: {fixed: 64}
+  input_size: {fixed: 32}
+  augment: {fixed: none}
+budget: {num_samples: 4, max_epochs: 2, grace_period: 2, reduction_factor: 2}
+"""
+
+
+def test_nan_loss_fails_the_trial_and_the_search_goes_on(ray_address, tmp_path):
+    run_dir, _ = _search(tmp_path, NAN_SPACE, "nan", seed=3)
+    df, _ = read_leaderboard(run_dir)
+    assert len(df) == 4
+    failed = df[df["status"] == "failed"]
+    assert len(failed) >= 1 and set(failed["failure_reason"]) == {"nan_loss"}
+    assert (failed["lr"] == 1e38).all()
+    assert (df["status"] == "completed").sum() >= 1, "the search went on after the failure"
+    assert resources_free()

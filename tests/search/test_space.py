@@ -1,0 +1,122 @@
+"""Search spaces: shipped files, every validation error, define-by-run, the exhaustive grid,
+and the fairness property of the common label space."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+from tuner.data import Grouping
+from tuner.errors import ConfigError
+from tuner.search._plan import common_grouping
+from tuner.search._space import DefineByRun, grid_points, list_spaces, load_space
+from tuner.search._worker import common_accuracy
+from tuner.zoo import get_spec
+
+
+def test_shipped_spaces_load():
+    assert {"finetune", "scratch", "thesis_grid"} <= set(list_spaces())
+    for name in list_spaces():
+        space = load_space(name)
+        assert space.architectures
+    grid = load_space("thesis_grid")
+    points = grid_points(grid)
+    assert len(points) == 20  # k = 0..9 on both label spaces
+    assert {p["unfrozen_blocks"] for p in points} == set(range(10))
+    assert {p["grouping"] for p in points} == {"none", "beauty_grouped_a"}
+    assert all(p["optimizer"] == "rmsprop" and p["lr"] == 2e-4 and p["batch_size"] == 64 for p in points)
+    assert grid.budget.patience == 3
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+BASE = "architectures: [mobilenet_v2, resnet50]\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (BASE + "bogus: 1\n", r"unknown key 'bogus'; valid keys here: name, description, kind"),
+        (BASE + "params:\n  lr: {loguniform: [0.1, 0.01]}\n", r"params.lr: low <= high must hold, but got low=0.1, high=0.01"),
+        (BASE + "params:\n  lr: {loguniform: [0.0, 0.01]}\n", r"a loguniform range needs low > 0, but got low=0.0"),
+        (BASE + "params:\n  lrr: {fixed: 0.1}\n", r"unknown parameter 'lrr'; valid parameters: lr,"),
+        (BASE + "params:\n  lr: {fixed: 0.1, uniform: [0, 1]}\n", r"give exactly one of"),
+        ("architectures: [resnet5]\n", r"unknown architecture 'resnet5'; valid names: resnet50"),
+        (BASE + "params:\n  optimizer: {choice: [adam, adagrad]}\n", r"unknown optimizer 'adagrad'; valid: adam, adamw, rmsprop, sgd, sgd_momentum"),
+        ("architectures: [inception_v3]\nparams:\n  input_size: {choice: [32, 64]}\n", r"input_size \[32, 64\] is below inception_v3's minimum of 75 px"),
+        ("architectures: [vgg16]\nparams:\n  unfrozen_blocks: {int: [0, 9]}\n", r"unfrozen_blocks goes up to 9 but vgg16 has 5 blocks"),
+        ("architectures: [lenet5]\n", r"lenet5 has no pretrained backbone to fine-tune"),
+        (BASE + "metric: top5\n", r"unknown metric 'top5'; valid metrics: val_accuracy_common"),
+        (BASE + "budget: {num_samples: 0}\n", r"budget.num_samples: Input should be greater than or equal to 1"),
+        (BASE + "params:\n  grouping: {choice: [none, 'auto:1']}\n", r"'auto:1' is not a valid automatic grouping"),
+        (BASE + "params:\n  grouping: {choice: [none, nosuchgrouping]}\n", r"unknown grouping 'nosuchgrouping'; shipped groupings are: beauty_grouped_a"),
+        (BASE + "params:\n  augment: {fixed: heavy}\n", r"unknown augmentation 'heavy'; valid: study, light, none"),
+        (BASE + "params: [1, 2\n", r"not valid YAML at line"),
+    ],
+)
+def test_space_errors_name_the_key_the_value_and_the_choices(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_space(_write(tmp_path, text))
+
+
+def test_unknown_space_name_lists_shipped():
+    with pytest.raises(ConfigError, match=r"unknown space 'finetun'; shipped spaces: finetune"):
+        load_space("finetun")
+
+
+def test_define_by_run_samples_architecture_then_its_ranges():
+    space = load_space("finetune")
+    fn = DefineByRun(space)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(40):
+        trial = study.ask()
+        config = fn(trial)
+        spec = get_spec(config["architecture"])
+        assert 0 <= config["unfrozen_blocks"] <= spec.num_blocks
+        assert config["input_size"] == spec.default_input_size
+        assert f"unfrozen_blocks.{config['architecture']}" in trial.params  # per-architecture name
+        seen.add(config["architecture"])
+        study.tell(trial, 0.5)
+    assert seen == set(space.architectures)
+
+
+def test_define_by_run_is_picklable_for_restore():
+    import pickle
+
+    fn = pickle.loads(pickle.dumps(DefineByRun(load_space("scratch"))))
+    config = fn(optuna.create_study().ask())
+    assert config["unfrozen_blocks"] == 0 and config["architecture"] in load_space("scratch").architectures
+
+
+def test_merging_classes_alone_never_raises_the_common_objective():
+    """For any model's predictions, scoring after merging classes by any candidate grouping
+    gives the same common-space accuracy as scoring the fine predictions: the objective can
+    only move when the model itself gets better."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(3, 12))
+        classes = [f"c{i}" for i in range(n)]
+        candidates = []
+        for _g in range(int(rng.integers(1, 4))):
+            members = rng.choice(n, size=int(rng.integers(2, n)), replace=False)
+            candidates.append(Grouping(f"g{_g}", {f"G{_g}": tuple(classes[i] for i in members)}))
+        common = common_grouping(classes, candidates)
+        fine_to_common = np.asarray(common.remap(classes).mapping)
+        confusion = rng.integers(0, 20, size=(n, n))
+        fine_score = common_accuracy(confusion, fine_to_common)
+        for g in candidates:
+            remap = g.remap(classes)
+            m = np.asarray(remap.mapping)
+            grouped = np.zeros((remap.num_classes, remap.num_classes), dtype=np.int64)
+            np.add.at(grouped, (m[:, None].repeat(n, 1), m[None, :].repeat(n, 0)), confusion)
+            to_common = np.zeros(remap.num_classes, dtype=np.int64)
+            to_common[m] = fine_to_common
+            assert common_accuracy(grouped, to_common) == pytest.approx(fine_score)
+            # Plain accuracy, by contrast, rises by merging alone: what the common space prevents.
+            assert np.trace(grouped) / grouped.sum() >= np.trace(confusion) / confusion.sum()

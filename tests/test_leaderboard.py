@@ -1,0 +1,58 @@
+"""The leaderboard file: atomic rewrites, plain-pandas reads, metadata, format versions."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from tuner.errors import DataError
+from tuner.leaderboard import COLUMNS, FORMAT_VERSION, read_leaderboard, write_leaderboard
+
+ROW = {"trial_id": "a", "stage": "search", "status": "completed", "architecture": "lenet5", "lr": 0.01, "objective": 0.9, "epochs_run": 3}
+
+
+def test_roundtrip_with_metadata_and_typed_columns(tmp_path):
+    write_leaderboard(tmp_path / "leaderboard.parquet", [ROW, {**ROW, "trial_id": "b", "objective": None}], {"name": "x"})
+    df, meta = read_leaderboard(tmp_path)
+    assert list(df.columns) == list(COLUMNS)
+    assert df["objective"].isna().tolist() == [False, True]
+    assert meta["format_version"] == FORMAT_VERSION and meta["name"] == "x"
+    plain = pd.read_parquet(tmp_path / "leaderboard.parquet")
+    assert plain["trial_id"].tolist() == ["a", "b"]
+
+
+def test_interrupted_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "leaderboard.parquet"
+    write_leaderboard(path, [ROW], {"name": "first"})
+    real = pq.write_table
+
+    def dies_half_way(table, where, **kw):
+        with open(where, "wb") as fh:
+            fh.write(b"PAR1 partial")  # a crash mid-write leaves a torn temp file
+        raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(pq, "write_table", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        write_leaderboard(path, [ROW, ROW], {"name": "second"})
+    monkeypatch.setattr(pq, "write_table", real)
+    df, meta = read_leaderboard(tmp_path)
+    assert len(df) == 1 and meta["name"] == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leaderboard.parquet"], "no temp file left behind"
+
+
+def test_newer_format_and_missing_files_are_data_errors(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        read_leaderboard(tmp_path / "nope")
+    with pytest.raises(DataError, match="holds no leaderboard.parquet"):
+        read_leaderboard(tmp_path)
+    path = tmp_path / "leaderboard.parquet"
+    write_leaderboard(path, [ROW], {})
+    table = pq.read_table(path)
+    meta = dict(table.schema.metadata)
+    meta[b"tuner"] = json.dumps({"format_version": FORMAT_VERSION + 1}).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    with pytest.raises(DataError, match="written by a newer tuner"):
+        read_leaderboard(tmp_path)
