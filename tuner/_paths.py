@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_root", "repo_search_spaces_dir"]
+__all__ = ["cache_root", "repo_search_spaces_dir", "list_yaml", "resolve_named_yaml"]
 
 
 def cache_root() -> Path:
@@ -24,3 +24,37 @@ def repo_search_spaces_dir() -> Path:
     if explicit:
         return Path(explicit).expanduser()
     return Path(__file__).resolve().parent.parent / "search_spaces"
+
+
+def list_yaml(folder: Path) -> list[str]:
+    """Names (file stems) of the YAML files shipped in ``folder``."""
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def resolve_named_yaml(name_or_file: str, folder: Path, what: str) -> Path:
+    """A shipped name (``folder/<name>.yaml``) or a YAML file path -> the file.
+
+    Args:
+        name_or_file: What the user gave.
+        folder: Where the shipped files live.
+        what: How messages call it ("space", "grouping").
+
+    Raises:
+        ConfigError: neither a shipped name nor an existing file; the shipped names are
+            listed, closest first.
+    """
+    import difflib
+
+    from tuner.errors import ConfigError
+
+    path = Path(name_or_file).expanduser()
+    names = list_yaml(folder)
+    if path.suffix in (".yaml", ".yml") or "/" in name_or_file or os.sep in name_or_file:
+        if path.is_file():
+            return path
+        raise ConfigError(f"{what} file {name_or_file!r} does not exist; give a YAML file or a shipped name: {', '.join(names) or '(none)'}")
+    shipped = folder / f"{name_or_file}.yaml"
+    if shipped.is_file():
+        return shipped
+    close = difflib.get_close_matches(name_or_file, names, n=len(names), cutoff=0.0)
+    raise ConfigError(f"unknown {what} {name_or_file!r}; shipped {what}s are: {', '.join(close) or '(none)'} (or give a YAML file)")

@@ -45,7 +45,7 @@ def test_dry_run_prints_space_resources_and_estimate(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--space", "nosuch"], "unknown space 'nosuch'; shipped spaces:"),
+        (["--space", "nosuch"], "unknown space 'nosuch'; shipped spaces are:"),
         (["--data", "/no/such/dir"], "does not exist"),
         (["--gpus-per-trial", "2", "--dry-run"], "--gpus-per-trial 2 is more than any node of the cluster has (0)"),
         (["--weights", "/no/such/weights.h5"], "neither auto, imagenet, none nor an existing weights file"),
@@ -53,6 +53,7 @@ def test_dry_run_prints_space_resources_and_estimate(tmp_path):
         (["--num-samples", "0"], "--num-samples must be >= 1, but got 0"),
         (["--max-epochs", "x"], "invalid int value"),
         (["--space", "scratch", "--weights", "imagenet"], "does not apply to a scratch space"),
+        (["--weights", "imagenet"], "--weights imagenet: ImageNet weights for mobilenet_v2 could not be had"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):

@@ -65,7 +65,7 @@ def test_space_errors_name_the_key_the_value_and_the_choices(tmp_path, text, mes
 
 
 def test_unknown_space_name_lists_shipped():
-    with pytest.raises(ConfigError, match=r"unknown space 'finetun'; shipped spaces: finetune"):
+    with pytest.raises(ConfigError, match=r"unknown space 'finetun'; shipped spaces are: finetune"):
         load_space("finetun")
 
 

@@ -30,7 +30,7 @@ def _parser() -> ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
     inspect.add_argument("--deep", action="store_true", help="decode every image fully (slower, finds more corruption)")
     inspect.add_argument("--split-seed", type=int, default=0, metavar="N", help="seed of the 80/10/10 split (default 0)")
-    demo = sub.add_parser("demo", help="write the built-in demo dataset (scikit-learn digits) and print its folder")
+    sub.add_parser("demo", help="write the built-in demo dataset (scikit-learn digits) and print its folder")
     return parser
 
 

@@ -136,8 +136,7 @@ def _build(index: DatasetIndex, size: int, target: Path, workers: int, progress:
         else:
             for k, chunk in enumerate(chunks):
                 store(k * _CHUNK, _decode_chunk(chunk))
-        images.flush()
-        del images
+        images.flush()  # the map stays valid after the rename below (same inode)
         np.save(staging / "ok.npy", ok)
         bad = [rel for rel, good in zip(index.files, ok) if not good]
         manifest = {

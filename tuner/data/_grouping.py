@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tuner._paths import repo_search_spaces_dir
+from tuner._paths import list_yaml, repo_search_spaces_dir, resolve_named_yaml
 from tuner.errors import ConfigError
 
 __all__ = [
@@ -123,8 +123,7 @@ def _groupings_dir() -> Path:
 
 def list_groupings() -> list[str]:
     """Names of the shipped groupings."""
-    folder = _groupings_dir()
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    return list_yaml(_groupings_dir())
 
 
 def resolve_grouping_path(name_or_file: str) -> Path:
@@ -133,20 +132,7 @@ def resolve_grouping_path(name_or_file: str) -> Path:
     Raises:
         ConfigError: neither a shipped name nor an existing file.
     """
-    path = Path(name_or_file).expanduser()
-    if path.suffix in {".yaml", ".yml"} or os.sep in name_or_file or "/" in name_or_file:
-        if path.is_file():
-            return path
-        raise ConfigError(f"grouping file {name_or_file!r} does not exist; give a YAML file path or a shipped name")
-    shipped = _groupings_dir() / f"{name_or_file}.yaml"
-    if shipped.is_file():
-        return shipped
-    names = list_groupings()
-    close = difflib.get_close_matches(name_or_file, names, n=len(names), cutoff=0.0)
-    raise ConfigError(
-        f"unknown grouping {name_or_file!r}; shipped groupings are: {', '.join(close) or '(none)'} "
-        f"(or give a YAML file path)"
-    )
+    return resolve_named_yaml(name_or_file, _groupings_dir(), "grouping")
 
 
 def load_grouping(name_or_file: str | os.PathLike[str]) -> Grouping:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -42,7 +41,7 @@ def _parser() -> ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from tuner.search._plan import Options, build_plan, estimate, local_resources, size_resources
+    from tuner.search._plan import Options, build_plan, local_resources, size_resources
 
     if args.resume:
         from tuner.search._driver import check_resume, run_search
@@ -95,7 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_dry_run(plan: dict, run_dir: Path) -> None:
-    import yaml
 
     from tuner.search._plan import estimate
 

@@ -126,24 +126,101 @@ def release_placement_group(pg_hex: str | None) -> bool:
         return False
 
 
-class PlacementGroupReleaser(Callback):
-    """Sweeps the placement groups of a stage's trials when the stage ends.
+#: A placement group holding CPUs/GPUs that no actor uses for this long is treated as leaked.
+IDLE_PLACEMENT_GROUP_S = 30.0
 
-    Each worker reports its placement group's id. Releasing it while a trial's Train
-    controller is still alive is harmful (the controller sees its worker die and starts a
-    new worker group in a new placement group that then leaks), so this only acts once Tune
-    has ended every trial of the stage; during the stage Ray Train's own cleaner frees the
-    placement groups of stopped trials (it needs the dashboard, design.md 1a).
+
+class PlacementGroupReleaser(Callback):
+    """Frees placement groups that stopped trials leave behind (design.md 1a's hang).
+
+    When Tune stops a trial it kills the Train controller; the worker placement group is
+    then left for Ray Train's cleaner, and in a race (the worker dies first and the
+    controller starts a new worker group just before it is killed) a second placement group
+    is made that nothing ever removes. On a 2-CPU machine one such group is enough to hang
+    the search: later trials wait for CPUs that no actor uses. So, while the search runs,
+    any placement group whose CPUs and GPUs have all been unused for
+    ``IDLE_PLACEMENT_GROUP_S`` is removed (a live trial's worker holds its CPUs from the
+    moment it is scheduled); and at the end of the stage every placement group a worker of
+    this stage reported is removed.
     """
 
-    def __init__(self):
+    def __init__(self, idle_seconds: float = IDLE_PLACEMENT_GROUP_S):
+        self.idle_seconds = idle_seconds
         self.seen: dict[str, str] = {}
+        self._idle_since: dict[str, float] = {}
+        self._last_check = 0.0
+
+    def __getstate__(self):
+        return {"idle_seconds": self.idle_seconds, "seen": self.seen}
+
+    def __setstate__(self, state):
+        self.__init__(state.get("idle_seconds", IDLE_PLACEMENT_GROUP_S))
+        self.seen = state.get("seen", {})
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         pg = result.get("placement_group")
         if pg:
             self.seen[trial.trial_id] = pg
 
+    def on_step_end(self, iteration, trials, **info):
+        now = time.monotonic()
+        if now - self._last_check < 5.0:
+            return
+        self._last_check = now
+        try:
+            import ray
+
+            total = ray.cluster_resources()
+            free = ray.available_resources()
+        except Exception:  # noqa: BLE001 - never let bookkeeping break the search
+            return
+        idle_now = set()
+        for key, amount in total.items():
+            for prefix in ("CPU_group_", "GPU_group_"):
+                rest = key[len(prefix) :] if key.startswith(prefix) else ""
+                if rest and "_" not in rest and amount > 0 and abs(free.get(key, 0.0) - amount) < 1e-9:
+                    idle_now.add(rest)
+        busy = {
+            key.split("_group_", 1)[1]
+            for key, amount in total.items()
+            if key.startswith(("CPU_group_", "GPU_group_")) and "_" not in key.split("_group_", 1)[1]
+            and abs(free.get(key, 0.0) - amount) >= 1e-9
+        }
+        idle_now -= busy
+        for pg in list(self._idle_since):
+            if pg not in idle_now:
+                del self._idle_since[pg]
+        ripe = [pg for pg in idle_now if now - self._idle_since.setdefault(pg, now) >= self.idle_seconds]
+        ours = set(_job_worker_placement_groups()) if ripe else set()  # never touch other jobs' groups
+        for pg in ripe:
+            since = self._idle_since[pg]
+            if pg in ours and release_placement_group(pg):
+                print(f"released placement group {pg[:8]}: reserved but unused for {now - since:.0f}s (left by a stopped trial)", flush=True)
+                self._idle_since.pop(pg, None)
+
     def on_experiment_end(self, trials, **info):
-        for pg in self.seen.values():
+        # Every trial of the stage is over: any worker placement group this job still holds
+        # is left over, whether a worker reported it or not.
+        for pg in set(self.seen.values()) | set(_job_worker_placement_groups()):
             release_placement_group(pg)
+
+
+def _job_worker_placement_groups() -> list[str]:
+    """Ids of this job's live placement groups that reserve CPUs or GPUs (Train workers')."""
+    try:
+        import ray
+        from ray.util.state import list_placement_groups
+
+        job = ray.get_runtime_context().get_job_id()
+        groups = list_placement_groups(filters=[("creator_job_id", "=", job)], detail=True, limit=10000)
+    except Exception:  # noqa: BLE001 - no State API: fall back to what workers reported
+        return []
+    found = []
+    for g in groups:
+        state = g.get("state") if isinstance(g, dict) else getattr(g, "state", None)
+        bundles = (g.get("bundles") if isinstance(g, dict) else getattr(g, "bundles", None)) or []
+        pg_id = g.get("placement_group_id") if isinstance(g, dict) else getattr(g, "placement_group_id", None)
+        resources = [b.get("unit_resources", b) if isinstance(b, dict) else {} for b in bundles]
+        if state == "CREATED" and pg_id and any(r.get("CPU") or r.get("GPU") for r in resources):
+            found.append(pg_id)
+    return found

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from tuner.errors import ConfigError, TunerError
 from tuner.leaderboard import FILENAME, read_leaderboard, write_leaderboard
-from tuner.search._plan import PLAN_FILE, common_grouping, load_plan, save_plan, size_resources
+from tuner.search._plan import common_grouping, load_plan, save_plan, size_resources
 from tuner.search._rows import collect_rows
 
 __all__ = ["run_search", "init_ray", "trial_dirname", "check_resume", "write_run_leaderboard"]
@@ -236,13 +236,26 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
     tuner.fit()
 
 
+_WEIGHTS_CHECK = """
+import json, sys, warnings
+from tuner._quiet import import_tensorflow_quietly
+import_tensorflow_quietly()
+import keras
+keras.config.disable_interactive_logging()
+warnings.filterwarnings("ignore")
+from tuner.zoo._build import _imagenet_available
+print(json.dumps(_imagenet_available(sys.argv[1], int(sys.argv[2]))))
+"""
+
+
 def _resolve_weights(plan: dict[str, Any]) -> None:
     """Turn ``--weights`` into what each architecture's trials use, before any trial starts.
 
     ``auto`` and ``imagenet`` have to try loading the weights, which needs TensorFlow: that
-    runs in a Ray task, not in this driver.
+    runs in a short child process per architecture (in parallel), not in this driver, and
+    before Ray starts, so a ``--weights imagenet`` that cannot be satisfied is one line.
     """
-    import ray
+    import subprocess
 
     policy = plan["weights_policy"]
     if policy == "none" or plan["kind"] == "scratch":
@@ -251,34 +264,26 @@ def _resolve_weights(plan: dict[str, Any]) -> None:
     if policy not in ("auto", "imagenet"):
         plan["weights"] = {a: policy for a in plan["architectures"]}
         return
-
-    @ray.remote(num_cpus=0)
-    def check(arch: str, size: int) -> tuple[str, str | None]:
-        import warnings
-
-        from tuner._quiet import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
-        import keras
-
-        keras.config.disable_interactive_logging()  # no "Downloading data from ..." per check
-        warnings.filterwarnings("ignore", category=UserWarning)
-        from tuner.zoo._build import _imagenet_available
-
-        return arch, _imagenet_available(arch, size)
-
     from tuner.search._space import SearchSpace
     from tuner.zoo import get_spec
 
     space = SearchSpace.model_validate(plan["space"])
     size = space.param("input_size")
-    refs = []
+    checks = {}
     for arch in plan["architectures"]:
         spec = get_spec(arch)
         value = (size.values() or ["default"])[0] if size is not None else "default"
-        refs.append(check.remote(arch, spec.default_input_size if value == "default" else max(int(value), spec.min_input_size)))
+        px = spec.default_input_size if value == "default" else max(int(value), spec.min_input_size)
+        checks[arch] = subprocess.Popen(
+            [sys.executable, "-c", _WEIGHTS_CHECK, arch, str(px)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     resolved = {}
-    for arch, why in ray.get(refs):
+    for arch, proc in checks.items():
+        out, err = proc.communicate(timeout=600)
+        try:
+            why = json.loads(out.strip().splitlines()[-1]) if out.strip() else f"check failed: {err.strip().splitlines()[-1:]}"
+        except ValueError:
+            why = f"check failed: {out.strip()[-200:]}"
         if why is None:
             resolved[arch] = "imagenet"
         elif policy == "imagenet":
@@ -296,7 +301,6 @@ def _resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Pat
     """Fix every ``auto:K`` candidate to one grouping file, from the best probe (or earlier) trial."""
     import numpy as np
 
-    from tuner.data import Grouping
     from tuner.data._names import safe_filename
     from tuner.groupings import grouping_yaml, suggest_grouping
     from tuner.search._worker import CONFUSION_FILE
@@ -407,18 +411,19 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], ou
     print(f"tensorboard: tensorboard --logdir {run_dir}", file=out)
 
 
-def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: TextIO = sys.stdout, num_cpus: int | None = None, local: bool = False) -> list[dict[str, Any]]:
+def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: TextIO | None = None, num_cpus: int | None = None, local: bool = False) -> list[dict[str, Any]]:
     """Run (or resume) a search described by ``plan`` into ``run_dir``; returns the final rows."""
-    import ray
-
+    out = out or sys.stdout
     from tuner.data import index_dataset, open_cache
 
+    if not resume:
+        _resolve_weights(plan)  # before Ray starts: a missing --weights imagenet is one line
+    import ray
     started_ray = not ray.is_initialized()
     init_ray(local, num_cpus)
     try:
         if not resume:
             size_resources(plan, *_cluster_shape())
-            _resolve_weights(plan)
             run_dir.mkdir(parents=True, exist_ok=False)
             plan["train_storage"] = str((run_dir / "train").resolve())
             if plan.get("groupings_from"):

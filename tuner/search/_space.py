@@ -22,14 +22,13 @@ from __future__ import annotations
 import builtins
 import difflib
 import math
-import os
 from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tuner._paths import repo_search_spaces_dir
+from tuner._paths import list_yaml, repo_search_spaces_dir, resolve_named_yaml
 from tuner.errors import ConfigError
 
 __all__ = [
@@ -243,8 +242,7 @@ def _spaces_dir() -> Path:
 
 def list_spaces() -> list[str]:
     """Names of the shipped search spaces."""
-    folder = _spaces_dir()
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    return list_yaml(_spaces_dir())
 
 
 def resolve_space_path(name_or_file: str) -> Path:
@@ -253,17 +251,7 @@ def resolve_space_path(name_or_file: str) -> Path:
     Raises:
         ConfigError: neither a shipped name nor an existing file.
     """
-    path = Path(name_or_file).expanduser()
-    if path.suffix in (".yaml", ".yml") or "/" in name_or_file or os.sep in name_or_file:
-        if path.is_file():
-            return path
-        raise ConfigError(f"--space file {name_or_file!r} does not exist; give a YAML file or a shipped name: {', '.join(list_spaces())}")
-    shipped = _spaces_dir() / f"{name_or_file}.yaml"
-    if shipped.is_file():
-        return shipped
-    names = list_spaces()
-    close = difflib.get_close_matches(name_or_file, names, n=len(names), cutoff=0.0)
-    raise ConfigError(f"unknown space {name_or_file!r}; shipped spaces: {', '.join(close)} (or give a YAML file)")
+    return resolve_named_yaml(name_or_file, _spaces_dir(), "space")
 
 
 def load_space(name_or_file: str) -> SearchSpace:
