@@ -62,6 +62,9 @@ def init_ray(local: bool, num_cpus: int | None = None) -> None:
     os.environ.update(RAY_ENV)
     if ray.is_initialized():
         return
+    # Ray 2.60 announces at every start that token authentication is on (it stays on); the
+    # line would otherwise precede a user-error message, which must be one line.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     kwargs: dict[str, Any] = {
         "runtime_env": {"env_vars": dict(RAY_ENV)},
         "logging_level": logging.WARNING,
