@@ -183,7 +183,9 @@ def collect_rows(
     for stage in STAGES:
         known = dict(trial_dirs(run_dir / stage))
         for trial_id, path in fresh.items():
-            if Path(path).parent.name == stage and trial_id not in known:
+            # Tune stages a trial's files in <...>/<stage>/driver_artifacts/<trial folder>.
+            staged_in = {Path(path).parent.name, Path(path).parent.parent.name}
+            if stage in staged_in and trial_id not in known:
                 known[trial_id] = run_dir / stage / Path(path).name
         for trial_id, folder in sorted(known.items(), key=lambda kv: str(kv[1])):
             source = Path(fresh[trial_id]) if trial_id in fresh and Path(fresh[trial_id]).is_dir() else folder
