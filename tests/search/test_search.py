@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -80,8 +81,13 @@ budget: {num_samples: 4, max_epochs: 2, grace_period: 2, reduction_factor: 2}
 """
 
 
-def test_nan_loss_fails_the_trial_and_the_search_goes_on(ray_address, tmp_path):
-    run_dir, _ = _search(tmp_path, NAN_SPACE, "nan", seed=3)
+def test_nan_loss_fails_the_trial_and_the_search_goes_on(ray_address, tmp_path, monkeypatch):
+    # Also the README's default: a relative --storage (./runs).
+    monkeypatch.chdir(tmp_path)
+    space = write_space(tmp_path / "spaces", NAN_SPACE)
+    plan = build_plan(Options(space=space, name="nan", storage="runs", seed=3))
+    run_search(plan, Path("runs") / "nan")
+    run_dir = tmp_path / "runs" / "nan"
     df, _ = read_leaderboard(run_dir)
     assert len(df) == 4
     failed = df[df["status"] == "failed"]

@@ -417,6 +417,7 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], ou
 def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: TextIO | None = None, num_cpus: int | None = None, local: bool = False) -> list[dict[str, Any]]:
     """Run (or resume) a search described by ``plan`` into ``run_dir``; returns the final rows."""
     out = out or sys.stdout
+    run_dir = Path(run_dir).expanduser().resolve()  # Tune's storage needs an absolute path
     from tuner.data import index_dataset, open_cache
 
     if not resume:
