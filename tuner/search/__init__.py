@@ -5,7 +5,16 @@ TensorFlow; the driver and the trial modules import them when a search runs.
 """
 
 from tuner.search._plan import Options, build_plan, estimate
-from tuner.search._space import METRICS, PARAM_NAMES, Budget, DefineByRun, SearchSpace, grid_points, list_spaces, load_space
+from tuner.search._space import (
+    METRICS,
+    PARAM_NAMES,
+    Budget,
+    DefineByRun,
+    SearchSpace,
+    grid_points,
+    list_spaces,
+    load_space,
+)
 
 __all__ = [
     "METRICS",

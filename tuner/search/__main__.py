@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from tuner._cli import ArgumentParser, run_main
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-__all__ = ["LeaderboardCallback", "ProgressCallback", "PlacementGroupReleaser", "release_placement_group"]
+__all__ = ["LeaderboardCallback", "PlacementGroupReleaser", "ProgressCallback", "release_placement_group"]
 
 
 class LeaderboardCallback(Callback):
@@ -114,7 +114,11 @@ def release_placement_group(pg_hex: str | None) -> bool:
     if not pg_hex:
         return False
     from ray._raylet import PlacementGroupID
-    from ray.util.placement_group import PlacementGroup, placement_group_table, remove_placement_group
+    from ray.util.placement_group import (
+        PlacementGroup,
+        placement_group_table,
+        remove_placement_group,
+    )
 
     try:
         state = placement_group_table().get(pg_hex, {}).get("state")

@@ -20,9 +20,9 @@ from typing import Any, TextIO
 from tuner.errors import ConfigError, TunerError
 from tuner.leaderboard import FILENAME, read_leaderboard, write_leaderboard
 from tuner.search._plan import common_grouping, load_plan, save_plan, size_resources
-from tuner.search._rows import collect_rows
+from tuner.search._rows import TRACKED_FILE, collect_rows
 
-__all__ = ["run_search", "init_ray", "trial_dirname", "check_resume", "write_run_leaderboard"]
+__all__ = ["check_resume", "init_ray", "run_search", "trial_dirname", "write_run_leaderboard"]
 
 _log = logging.getLogger("tuner.search")
 
@@ -184,7 +184,11 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
         # The trial actor only drives Ray Train; its worker holds the CPUs/GPUs (design.md 1a).
         {"CPU": 0, "memory": 1},
     )
-    from tuner.search._callbacks import LeaderboardCallback, PlacementGroupReleaser, ProgressCallback
+    from tuner.search._callbacks import (
+        LeaderboardCallback,
+        PlacementGroupReleaser,
+        ProgressCallback,
+    )
 
     # Module-level callback classes: Tune pickles them with the experiment and brings them
     # back on restore.
@@ -236,7 +240,11 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
                 failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
             ),
         )
-    tuner.fit()
+    results = tuner.fit()
+    # The trials Tune tracked. A trial folder staged just before a driver crash, after Tune's
+    # last experiment checkpoint, is not among them: the resumed search never continues it.
+    tracked = sorted(Path(r.path).name for r in results if r.path)
+    (exp_dir / TRACKED_FILE).write_text(json.dumps(tracked))
 
 
 _WEIGHTS_CHECK = """
@@ -403,7 +411,7 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], ou
             print(
                 f"  {r['trial_id']:<12} {r['architecture']:<16} {r['objective']:>20.4f} {r['val_accuracy'] or 0:>8.4f} {test:>8} "
                 f"{r['unfrozen_blocks'] if r['unfrozen_blocks'] is not None else '-':>3} {r['lr']:>9.2e} {r['optimizer']:<13} "
-                f"{str(r['grouping']):<10} {r['epochs_run']:>6}  {r['status']}",
+                f"{r['grouping']!s:<10} {r['epochs_run']:>6}  {r['status']}",
                 file=out,
             )
     failed = [r for r in search if r["status"] == "failed"]

@@ -19,7 +19,7 @@ from typing import Any
 from tuner import __version__
 from tuner.errors import ConfigError, DataError
 
-__all__ = ["Options", "build_plan", "estimate", "common_grouping", "PLAN_FILE", "ASSUMED_IMAGES_PER_SECOND"]
+__all__ = ["ASSUMED_IMAGES_PER_SECOND", "PLAN_FILE", "Options", "build_plan", "common_grouping", "estimate"]
 
 PLAN_FILE = "run.json"
 
@@ -143,7 +143,13 @@ def build_plan(opts: Options) -> dict[str, Any]:
     Raises:
         ConfigError, DataError: every user mistake, before any trial starts.
     """
-    from tuner.data import choose_working_size, demo_dataset_dir, index_dataset, load_grouping, resolve_grouping_path
+    from tuner.data import (
+        choose_working_size,
+        demo_dataset_dir,
+        index_dataset,
+        load_grouping,
+        resolve_grouping_path,
+    )
     from tuner.search._space import load_space, parse_auto, resolve_space_path
     from tuner.zoo import get_spec
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from tuner.search._trial import FAILURE_FILE
 
-__all__ = ["read_trial", "trial_row", "collect_rows", "STAGES"]
+__all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
 
 STAGES = ("probe", "search")
+TRACKED_FILE = "tracked_trials.json"  # written by the driver when a stage ends
+INTERRUPTED = "interrupted: the driver stopped before Tune recorded this trial, so the resumed search did not continue it"
 _HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1")
 
 
@@ -182,6 +185,8 @@ def collect_rows(
     fresh = fresh or {}
     for stage in STAGES:
         known = dict(trial_dirs(run_dir / stage))
+        tracked_file = run_dir / stage / TRACKED_FILE
+        tracked = set(json.loads(tracked_file.read_text())) if tracked_file.is_file() else None
         for trial_id, path in fresh.items():
             # Tune stages a trial's files in <...>/<stage>/driver_artifacts/<trial folder>.
             staged_in = {Path(path).parent.name, Path(path).parent.parent.name}
@@ -192,6 +197,10 @@ def collect_rows(
             data = read_trial(source)
             if data is None:
                 continue
+            if tracked is not None and folder.name not in tracked:
+                if not any("epoch" in r for r in data["results"]):
+                    continue  # staged, never trained: nothing to report
+                data = {**data, "failure": data.get("failure") or INTERRUPTED}
             rows.append(
                 trial_row(
                     trial_id,

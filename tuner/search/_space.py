@@ -23,24 +23,31 @@ import builtins
 import difflib
 import math
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tuner._paths import list_yaml, repo_search_spaces_dir, resolve_named_yaml
 from tuner.errors import ConfigError
 
 __all__ = [
-    "PARAM_NAMES",
     "METRICS",
+    "PARAM_NAMES",
     "Budget",
-    "SearchSpace",
     "DefineByRun",
-    "load_space",
-    "list_spaces",
-    "resolve_space_path",
+    "SearchSpace",
     "grid_points",
+    "list_spaces",
+    "load_space",
+    "resolve_space_path",
 ]
 
 #: Metrics a space may optimise.
@@ -71,12 +78,12 @@ class Param(_Frozen):
 
     loguniform: tuple[float, float] | None = None
     uniform: tuple[float, float] | None = None
-    int: tuple[Union[builtins.int, Literal["max"]], Union[builtins.int, Literal["max"]]] | None = None
+    int: tuple[builtins.int | Literal["max"], builtins.int | Literal["max"]] | None = None
     choice: tuple[Any, ...] | None = None
     fixed: Any = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Param":
+    def _one_kind(self) -> Param:
         kinds = [k for k in ("loguniform", "uniform", "int", "choice") if getattr(self, k) is not None]
         if self.fixed is not None:
             kinds.append("fixed")
@@ -175,7 +182,7 @@ class SearchSpace(_Frozen):
     def param(self, name: str) -> Param | None:
         return self.params.get(name)
 
-    def with_demo(self) -> "SearchSpace":
+    def with_demo(self) -> SearchSpace:
         """This space with its demo overrides applied (for runs without ``--data``)."""
         if self.demo is None:
             return self
@@ -188,7 +195,7 @@ class SearchSpace(_Frozen):
             }
         )
 
-    def with_budget(self, **overrides: Any) -> "SearchSpace":
+    def with_budget(self, **overrides: Any) -> SearchSpace:
         """This space with some budget fields replaced (CLI flags), revalidated."""
         data = {**self.budget.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
         return self.model_copy(update={"budget": _validated(Budget, data, "budget")})

@@ -14,7 +14,7 @@ import json
 import os
 from typing import Any
 
-__all__ = ["TrialFailed", "tune_trial", "trial_config", "FAILURE_FILE"]
+__all__ = ["FAILURE_FILE", "TrialFailed", "trial_config", "tune_trial"]
 
 FAILURE_FILE = "failure.json"
 

@@ -15,11 +15,12 @@ import math
 import os
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["run_training", "ray_train_loop", "evaluate_checkpoint", "label_spaces", "common_accuracy"]
+__all__ = ["common_accuracy", "evaluate_checkpoint", "label_spaces", "ray_train_loop", "run_training"]
 
 _log = logging.getLogger("tuner.search")
 
@@ -104,7 +105,13 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     tf = import_tensorflow_quietly()
     import keras
 
-    from tuner.data import AUGMENTATIONS, index_dataset, make_dataset, open_cache, split_arrays
+    from tuner.data import (
+        AUGMENTATIONS,
+        index_dataset,
+        make_dataset,
+        open_cache,
+        split_arrays,
+    )
     from tuner.zoo import build_model, compile_model, set_unfrozen_blocks, setup_devices
 
     devices = setup_devices(cfg.get("mixed_precision", "auto"), cpu_threads=cfg.get("cpus"))
