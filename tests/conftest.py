@@ -116,3 +116,16 @@ def write_bad_files(folder: Path, size: int = 32) -> dict[str, str]:
     Image.fromarray(base).convert("P", palette=Image.Palette.ADAPTIVE).save(folder / "palette.gif")
     fates["palette.gif"] = "converted"
     return fates
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """One Ray instance for the whole test session (2 CPUs, like CI), shared by every test that needs Ray."""
+    import ray
+
+    from tuner.search._driver import init_ray
+
+    init_ray(local=True, num_cpus=2)
+    address = ray.get_runtime_context().gcs_address
+    yield address
+    ray.shutdown()

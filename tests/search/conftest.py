@@ -1,22 +1,8 @@
-"""One Ray instance for the whole test session (2 CPUs, like CI), shared by the search tests."""
+"""Helpers of the search tests (the session's Ray instance is ``ray_address`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
-
-
-@pytest.fixture(scope="session")
-def ray_address():
-    import ray
-
-    from tuner.search._driver import init_ray
-
-    init_ray(local=True, num_cpus=2)
-    address = ray.get_runtime_context().gcs_address
-    yield address
-    ray.shutdown()
 
 
 def write_space(folder: Path, text: str, name: str = "space.yaml") -> str:

@@ -7,15 +7,15 @@ or more classes a group. The same function resolves ``auto:K`` candidates in a s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from tuner.data import Grouping
 from tuner.errors import ConfigError
 
-__all__ = ["SuggestedGrouping", "suggest_grouping", "confusion_similarity", "grouping_yaml"]
+__all__ = ["SuggestedGrouping", "confusion_similarity", "grouping_yaml", "suggest_grouping"]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from tuner.search._space import (
     DefineByRun,
     SearchSpace,
     grid_points,
+    grid_size,
     list_spaces,
     load_space,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "build_plan",
     "estimate",
     "grid_points",
+    "grid_size",
     "list_spaces",
     "load_space",
 ]

@@ -106,6 +106,8 @@ def _metadata(plan: dict[str, Any], ended: str | None = None) -> dict[str, Any]:
         "common_grouping_file": plan.get("common_grouping_file"),
         "num_samples": plan["num_samples"],
         "max_epochs": plan["max_epochs"],
+        "kind": plan["kind"],
+        "working_size": plan["working_size"],
         "started": plan["started"],
         "ended": ended,
     }
@@ -308,6 +310,23 @@ def _resolve_weights(plan: dict[str, Any]) -> None:
     plan["weights"] = resolved
 
 
+def _copy_groupings(run_dir: Path, plan: dict[str, Any]) -> None:
+    """Keep a copy of every named grouping in the run folder, so the run stays readable (and
+    its models exportable) if the original file changes or the folder moves."""
+    import shutil
+
+    folder = run_dir / "groupings"
+    for label, path in list(plan["grouping_files"].items()):
+        if not Path(path).is_file():
+            continue
+        folder.mkdir(exist_ok=True)
+        target = folder / Path(path).name
+        if target.exists():
+            target = folder / f"{label}.yaml"
+        shutil.copyfile(path, target)
+        plan["grouping_files"][label] = str(target)
+
+
 def _resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Path) -> None:
     """Fix every ``auto:K`` candidate to one grouping file, from the best probe (or earlier) trial."""
     import numpy as np
@@ -438,6 +457,7 @@ def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: T
             size_resources(plan, *_cluster_shape())
             run_dir.mkdir(parents=True, exist_ok=False)
             plan["train_storage"] = str((run_dir / "train").resolve())
+            _copy_groupings(run_dir, plan)
             if plan.get("groupings_from"):
                 _resolve_auto_groupings(run_dir, plan, Path(plan["groupings_from"]))
                 plan["needs_probe"] = False

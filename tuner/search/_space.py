@@ -45,6 +45,7 @@ __all__ = [
     "DefineByRun",
     "SearchSpace",
     "grid_points",
+    "grid_size",
     "list_spaces",
     "load_space",
     "resolve_space_path",
@@ -496,6 +497,27 @@ class DefineByRun:
         return out
 
 
+def _grid_axes(space: SearchSpace, arch: str, continuous_levels: int | None) -> dict[str, list[Any]]:
+    from tuner.zoo import get_spec
+
+    spec = get_spec(arch)
+    axes: dict[str, list[Any]] = {}
+    for name in PARAM_NAMES:
+        p = space.param(name)
+        if p is None:
+            axes[name] = [DEFAULTS[name]]
+        elif p.int is not None:
+            hi = _int_high(p, spec.num_blocks)
+            axes[name] = list(range(int(p.int[0]), hi + 1))  # type: ignore[arg-type]
+        elif p.values() is not None:
+            axes[name] = [spec.num_blocks if v == "max" else v for v in p.values()]  # type: ignore[union-attr]
+        elif continuous_levels is not None:
+            axes[name] = [None] * continuous_levels  # only counted, never trained
+        else:
+            raise ConfigError(f"space {space.name}: params.{name} is continuous ({p.kind}); a grid needs choice, int or fixed values")
+    return axes
+
+
 def grid_points(space: SearchSpace) -> list[dict[str, Any]]:
     """Every combination of a fully discrete space (the study's exhaustive grid).
 
@@ -508,22 +530,24 @@ def grid_points(space: SearchSpace) -> list[dict[str, Any]]:
 
     points: list[dict[str, Any]] = []
     for arch in space.architectures:
-        spec = get_spec(arch)
-        axes: dict[str, list[Any]] = {}
-        for name in PARAM_NAMES:
-            p = space.param(name)
-            if p is None:
-                axes[name] = [DEFAULTS[name]]
-            elif p.int is not None:
-                hi = _int_high(p, spec.num_blocks)
-                axes[name] = list(range(int(p.int[0]), hi + 1))  # type: ignore[arg-type]
-            elif p.values() is not None:
-                axes[name] = [spec.num_blocks if v == "max" else v for v in p.values()]  # type: ignore[union-attr]
-            else:
-                raise ConfigError(f"space {space.name}: params.{name} is continuous ({p.kind}); a grid needs choice, int or fixed values")
+        axes = _grid_axes(space, arch, None)
         for combo in product(*axes.values()):
             point = {"architecture": arch, **dict(zip(axes, combo))}
             if point["input_size"] == "default":
-                point["input_size"] = spec.default_input_size
+                point["input_size"] = get_spec(arch).default_input_size
             points.append(point)
     return points
+
+
+def grid_size(space: SearchSpace, continuous_levels: int = 3) -> tuple[int, list[str]]:
+    """Points of the exhaustive grid over ``space``, and the continuous parameters in it.
+
+    A continuous parameter counts as ``continuous_levels`` values (a coarse hand grid, such
+    as three learning rates); a fully discrete space gives ``len(grid_points(space))``.
+    """
+    total = 0
+    continuous = [n for n in PARAM_NAMES if (p := space.param(n)) is not None and p.int is None and p.values() is None]
+    for arch in space.architectures:
+        axes = _grid_axes(space, arch, continuous_levels)
+        total += math.prod(len(v) for v in axes.values())
+    return total, continuous

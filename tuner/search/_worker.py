@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from tuner._run import CONFUSION_FILE, WEIGHTS_FILE  # shared with the readers of a run
+
 __all__ = ["common_accuracy", "evaluate_checkpoint", "label_spaces", "ray_train_loop", "run_training"]
 
 _log = logging.getLogger("tuner.search")
 
 ReportFn = Callable[[dict[str, Any], "str | None"], None]
 
-WEIGHTS_FILE = "model.weights.h5"
 STATE_FILE = "state.json"
-CONFUSION_FILE = "confusion.npy"
 
 
 def label_spaces(class_names: list[str], grouping_file: str | None, common_file: str | None):

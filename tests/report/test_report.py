@@ -1,0 +1,206 @@
+"""The report's figure data (checked as data, optuna-style), edge-case runs and bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.report._synthetic import write_synthetic_run
+from tuner._run import load_run
+from tuner.leaderboard import FILENAME, write_leaderboard
+from tuner.report import (
+    build_report,
+    cluster_order,
+    get_blocks_info,
+    get_compute_info,
+    get_confusion_info,
+    get_curves_info,
+    get_groupings_info,
+    get_importance_info,
+    get_lr_info,
+    get_top_table,
+)
+
+
+@pytest.fixture(scope="module")
+def big_run(tmp_path_factory):
+    return load_run(write_synthetic_run(tmp_path_factory.mktemp("big") / "big", n_trials=300))
+
+
+def test_top_table_puts_scored_trials_first_best_first(big_run):
+    table = get_top_table(big_run, 20)
+    assert len(table) == 20
+    assert table["objective"].is_monotonic_decreasing
+    assert (table["status"] != "failed").all()
+    assert table["objective"].iloc[0] == big_run.df["objective"].max()
+
+
+def test_blocks_lines_hold_the_best_accuracy_per_block_count(big_run):
+    info = get_blocks_info(big_run)
+    df = big_run.df
+    assert set(info.lines) == {(a, g) for a in ("inception_v3", "mobilenet_v2", "resnet50") for g in ("none", "auto_6", "auto_4")}
+    ks, best = info.lines[("resnet50", "none")]
+    sub = df[(df["architecture"] == "resnet50") & (df["grouping"] == "none") & (df["status"] != "failed")]
+    assert ks == sorted(ks) and len(ks) == sub["unfrozen_blocks"].nunique()
+    for k, value in zip(ks, best):
+        assert value == pytest.approx(sub[sub["unfrozen_blocks"] == k]["val_accuracy"].max())
+
+
+def test_lr_points_by_optimizer_cover_every_scored_trial(big_run):
+    info = get_lr_info(big_run)
+    scored = big_run.df[(big_run.df["status"] != "failed") & big_run.df["objective"].notna()]
+    assert sum(len(x) for x, _ in info.by_optimizer.values()) == len(scored)
+    assert set(info.by_optimizer) == set(scored["optimizer"])
+
+
+def test_curves_mark_exactly_the_asha_stops_at_their_last_epoch(big_run):
+    info = get_curves_info(big_run)
+    df = big_run.df
+    assert len(info.curves) == len(df)
+    stopped = df[df["status"] == "stopped_early"]
+    assert len(info.stops) == len(stopped)
+    last_epochs = sorted(int(e) for e in stopped["epochs_run"])
+    assert sorted(e for e, _ in info.stops) == last_epochs
+
+
+def test_importances_find_the_parameters_the_objective_depends_on(big_run):
+    info = get_importance_info(big_run)
+    assert info.n_trials == int(((big_run.df["status"] != "failed") & big_run.df["objective"].notna()).sum())
+    assert sum(info.importances.values()) == pytest.approx(1.0)
+    top2 = sorted(info.importances, key=info.importances.get, reverse=True)[:2]
+    # The synthetic objective is a function of unfrozen blocks and learning rate (and a little grouping).
+    assert set(top2) == {"unfrozen_blocks", "lr"}, info.importances
+    assert "dense_units" not in info.importances  # constant: nothing to attribute
+
+
+def test_cluster_order_puts_confused_classes_side_by_side():
+    rng = np.random.default_rng(0)
+    n = 8
+    confusion = np.diag(rng.integers(30, 40, size=n))
+    for a, b in ((0, 5), (2, 7)):
+        confusion[a, b] = confusion[b, a] = 20
+    order = cluster_order(confusion)
+    assert sorted(order) == list(range(n))
+    pos = {c: i for i, c in enumerate(order)}
+    assert abs(pos[0] - pos[5]) == 1 and abs(pos[2] - pos[7]) == 1
+
+
+def test_confusion_of_the_best_trial_is_reordered_and_row_normalised(big_run):
+    info = get_confusion_info(big_run)
+    best = big_run.best_row(with_checkpoint=True)
+    assert info.trial_id == best["trial_id"]
+    assert np.allclose(info.rates.sum(axis=1), 1.0)
+    raw = np.load(big_run.checkpoint(best) / "confusion.npy")
+    assert np.array_equal(info.counts, raw[np.ix_(info.order, info.order)])
+    names = big_run.label_names(best["grouping"])
+    assert info.labels == [names[i] for i in info.order]
+    a, b, _ = info.most_confused(1)[0]
+    assert {a, b} == {names[0], names[-1]}  # the planted pair
+
+
+def test_groupings_front_is_sorted_by_number_of_classes(big_run):
+    info = get_groupings_info(big_run)
+    assert info.groupings == ["auto_4", "auto_6", "none"] and info.n_classes == [4, 6, 10]
+    df = big_run.df
+    assert info.best_common[2] == pytest.approx(df[(df["grouping"] == "none")]["val_accuracy_common"].max())
+
+
+def test_compute_counts_trial_epochs_and_sizes_the_grid(big_run):
+    info = get_compute_info(big_run)
+    assert info.trial_epochs == int(big_run.df["epochs_run"].sum())
+    assert info.gpu and info.device_hours == pytest.approx(float(((big_run.df["train_seconds"] + 10.0) * 1.0).sum() / 3600))
+    # finetune: 3 continuous parameters at 3 levels each, times the discrete axes.
+    assert set(info.continuous) == {"lr", "dropout", "backbone_lr_mult"}
+    assert info.grid_trial_epochs == info.grid_points * 10 and info.saving > 100
+
+
+def test_report_of_1000_trials_escapes_names_and_embeds_every_figure(tmp_path):
+    run_dir = write_synthetic_run(tmp_path / "r1000", n_trials=1000)
+    result = build_report(run_dir)
+    print(f"report of 1000 trials: {result.seconds:.1f}s")
+    html = result.html.read_text()
+    assert len(result.pngs) == 7 and html.count("src='data:image/png;base64,") == 7
+    assert re.search(r"class &lt;\d&gt; &amp; co", html) and not re.search(r"class <\d>", html)
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
+
+
+def _one_trial_rows(status="completed", **kw):
+    return [{
+        "trial_id": "only", "stage": "search", "status": status, "architecture": "lenet5", "lr": 0.01, "optimizer": "adam",
+        "grouping": "none", "n_classes": 3, "epochs_run": 2, "objective": 0.5 if status != "failed" else None,
+        "val_accuracy": 0.5 if status != "failed" else None, "val_accuracy_common": 0.5 if status != "failed" else None,
+        "train_seconds": 4.0, "setup_seconds": 1.0, "gpus": 0.0,
+        "history": json.dumps([{"epoch": 1, "val_accuracy": 0.4}, {"epoch": 2, "val_accuracy": 0.5}]), **kw,
+    }]  # fmt: skip
+
+
+def _meta(**kw):
+    from tuner.search import load_space
+
+    return {"name": "edge", "space": load_space("scratch").model_dump(mode="json"), "metric": "val_accuracy", "mode": "max",
+            "dataset": {"root": "/d", "classes": ["a", "b", "c"]}, "max_epochs": 2, "grouping_files": {}, **kw}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (_one_trial_rows(), ["needs at least 4 finished", "no trial has a scored checkpoint", "only one label space"]),
+        (
+            _one_trial_rows("failed", failure_reason="nan_loss") + [{**_one_trial_rows("failed")[0], "trial_id": "two", "failure_reason": "out_of_memory: <big>"}],
+            ["none: every trial failed", "nan_loss", "out_of_memory: &lt;big&gt;", "no scored trial"],
+        ),
+        ([], ["The leaderboard has no trials", "no trial reported an epoch"]),
+    ],
+    ids=["one-trial", "all-failed", "empty"],
+)
+def test_small_and_failed_runs_still_report_and_say_why(tmp_path, rows, expected):
+    write_leaderboard(tmp_path / FILENAME, rows, _meta())
+    result = build_report(tmp_path, tmp_path / "out")
+    html = result.html.read_text()
+    for text in expected:
+        assert text in html, text
+    assert result.notes  # what could not be drawn is listed
+
+
+def _report_cli(*args):
+    return subprocess.run([sys.executable, "-m", "tuner.report", *map(str, args)], check=False, capture_output=True, text=True, timeout=120)
+
+
+def test_bad_run_directories_are_one_line_errors(tmp_path):
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    write_leaderboard(newer / FILENAME, _one_trial_rows(), _meta())
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(newer / FILENAME)
+    meta = json.loads(table.schema.metadata[b"tuner"])
+    pq.write_table(table.replace_schema_metadata({b"tuner": json.dumps({**meta, "format_version": 99}).encode()}), newer / FILENAME)
+    cases = {
+        "does not exist": tmp_path / "missing",
+        "holds no leaderboard.parquet": tmp_path,
+        "written by a newer tuner": newer,
+    }
+    for message, run_dir in cases.items():
+        done = _report_cli(run_dir)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert _report_cli(newer, "--top", "0").returncode == 2
+
+
+def test_report_groupings_and_export_commands_import_nothing_heavy(tmp_path):
+    code = (
+        "import sys\n"
+        "import tuner.report, tuner.export, tuner.predict, tuner.groupings, tuner._run\n"
+        "from tuner.report.__main__ import _parser\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'ray', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for module in ("tuner.report", "tuner.export", "tuner.predict", "tuner.groupings"):
+        assert subprocess.run([sys.executable, "-m", module, "--help"], check=False, capture_output=True, timeout=60).returncode == 0

@@ -1,0 +1,137 @@
+"""A finished (or running) search's folder, read back for reports, suggestions and export.
+
+Everything comes from files the search wrote: ``leaderboard.parquet`` (rows and metadata),
+``run.json`` (the plan), ``groupings/*.yaml`` and the checkpoints the rows point to. Nothing
+is read from Ray, so a run folder copied to another machine works the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuner.errors import ConfigError, DataError
+from tuner.leaderboard import read_leaderboard
+
+__all__ = ["CONFUSION_FILE", "WEIGHTS_FILE", "Run", "load_run"]
+
+# The checkpoint files a trial writes (tuner.search._worker imports them from here).
+CONFUSION_FILE = "confusion.npy"
+WEIGHTS_FILE = "model.weights.h5"
+_PLAN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run folder: its leaderboard rows, metadata and plan (``{}`` if ``run.json`` is gone)."""
+
+    path: Path
+    df: Any  # pandas.DataFrame
+    meta: dict[str, Any]
+    plan: dict[str, Any]
+
+    @property
+    def metric(self) -> str:
+        return self.meta.get("metric") or self.plan.get("metric") or "val_accuracy"
+
+    @property
+    def mode(self) -> str:
+        return self.meta.get("mode") or self.plan.get("mode") or "max"
+
+    @property
+    def class_names(self) -> list[str]:
+        return list((self.meta.get("dataset") or {}).get("classes") or self.plan.get("class_names") or [])
+
+    def file(self, path: str | None) -> Path | None:
+        """A file the run refers to; the run folder's own copy (``groupings/``) comes first,
+        so a run folder moved or copied elsewhere still finds its groupings."""
+        if not path:
+            return None
+        own = self.path / "groupings" / Path(path).name
+        if own.is_file():
+            return own
+        p = Path(path)
+        return p if p.is_absolute() else self.path / p
+
+    def grouping_file(self, grouping: Any) -> Path | None:
+        """The YAML file of a grouping candidate (``None`` for ``none``)."""
+        if not isinstance(grouping, str) or grouping == "none":
+            return None  # None, NaN or pandas' NA: the trial had no grouping
+        files = self.meta.get("grouping_files") or self.plan.get("grouping_files") or {}
+        if str(grouping) not in files:
+            raise DataError(f"{self.path}: grouping {grouping!r} of a trial is not among the run's grouping files {sorted(files)}")
+        return self.file(files[str(grouping)])
+
+    def label_names(self, grouping: Any) -> list[str]:
+        """Output label names of a trial trained with ``grouping``, in output order."""
+        from tuner.data import Grouping, load_grouping
+
+        path = self.grouping_file(grouping)
+        if path is None:
+            return list(Grouping.identity(self.class_names).names)
+        if not path.is_file():
+            raise DataError(f"{self.path}: the grouping file {path} is missing; copy it back into {self.path / 'groupings'}")
+        return list(load_grouping(path).remap(self.class_names).names)
+
+    def checkpoint(self, row: Any) -> Path | None:
+        """The folder of a row's best checkpoint, or ``None`` if it has none on disk."""
+        rel = row.get("checkpoint_path") if hasattr(row, "get") else None
+        if not isinstance(rel, str) or not rel:
+            return None
+        path = Path(rel) if os.path.isabs(rel) else self.path / rel
+        return path if path.is_dir() else None
+
+    def best_row(self, *, with_checkpoint: bool = False, fine_labels_only: bool = False):
+        """The best scored, non-failed row (search stage first), or ``None``."""
+        df = self.df
+        if df.empty:
+            return None
+        ok = df[(df["status"] != "failed") & df["objective"].notna()]
+        if fine_labels_only and self.class_names:
+            ok = ok[ok["n_classes"] == len(self.class_names)]
+        if with_checkpoint:
+            ok = ok[[self.checkpoint(r) is not None for _, r in ok.iterrows()]]
+        if ok.empty:
+            return None
+        ok = ok.assign(_search=(ok["stage"] == "search")).sort_values(
+            ["_search", "objective"], ascending=[False, self.mode != "max"], kind="stable"
+        )
+        return ok.iloc[0].drop(labels="_search")
+
+    def row(self, trial_id: str):
+        """The row of ``trial_id``.
+
+        Raises:
+            ConfigError: no such trial (the message lists a few that exist).
+        """
+        hits = self.df[self.df["trial_id"] == trial_id]
+        if hits.empty:
+            from difflib import get_close_matches
+
+            ids = [str(t) for t in self.df["trial_id"]]
+            close = get_close_matches(trial_id, ids, n=5, cutoff=0.3) or ids[:5]
+            raise ConfigError(f"--trial {trial_id!r} is not a trial of {self.path}; trials include: {', '.join(close)} (or use --trial best)")
+        return hits.iloc[0]
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> Run:
+    """Read a run folder.
+
+    Raises:
+        DataError: the folder does not exist, holds no leaderboard, or one of a newer format.
+    """
+    path = Path(run_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{str(path)!r} is a file, not a run directory; give the folder a search wrote (runs/<name>)")
+    df, meta = read_leaderboard(path)
+    plan: dict[str, Any] = {}
+    plan_file = path / _PLAN_FILE
+    if plan_file.is_file():
+        try:
+            plan = json.loads(plan_file.read_text())
+        except ValueError:
+            plan = {}
+    return Run(path=path.resolve(), df=df, meta=meta, plan=plan)

@@ -1,0 +1,419 @@
+"""The data behind each figure of the report, computed from a run's files (no drawing here).
+
+Each ``get_*_info`` function is pure over the leaderboard (and, for the confusion matrix, the
+best checkpoint's ``confusion.npy``) and returns a small frozen dataclass that ``_draw`` turns
+into a picture; tests check these. A figure that cannot be drawn for this run carries a
+``note`` saying why instead of data (one trial, all failed, no grouping searched...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tuner._run import CONFUSION_FILE, Run
+
+__all__ = [
+    "TOP_COLUMNS",
+    "BlocksInfo",
+    "ComputeInfo",
+    "ConfusionInfo",
+    "CurvesInfo",
+    "GroupingsInfo",
+    "ImportanceInfo",
+    "LrInfo",
+    "cluster_order",
+    "get_blocks_info",
+    "get_compute_info",
+    "get_confusion_info",
+    "get_curves_info",
+    "get_groupings_info",
+    "get_importance_info",
+    "get_lr_info",
+    "get_top_table",
+    "histories",
+]
+
+TOP_COLUMNS = (
+    "trial_id", "stage", "status", "architecture", "weights", "grouping", "n_classes", "lr", "optimizer",
+    "dropout", "dense_units", "unfrozen_blocks", "warmup_epochs", "backbone_lr_mult", "batch_size", "input_size",
+    "augment", "objective", "val_accuracy", "val_accuracy_common", "test_accuracy", "balanced_accuracy",
+    "macro_f1", "val_loss", "epochs_run", "best_epoch", "train_seconds", "setup_seconds", "images_per_second",
+    "gpus", "failure_reason",
+)  # fmt: skip
+
+# The parameters a search samples (leaderboard columns), for importances.
+_PARAMS = (
+    "architecture", "lr", "optimizer", "dropout", "dense_units", "unfrozen_blocks", "warmup_epochs",
+    "backbone_lr_mult", "grouping", "batch_size", "input_size", "augment",
+)  # fmt: skip
+_LOG_PARAMS = ("lr", "backbone_lr_mult")
+
+
+def _ranked(run: Run):
+    """Scored, non-failed rows, best objective first."""
+    df = run.df
+    ok = df[(df["status"] != "failed") & df["objective"].notna()]
+    return ok.sort_values("objective", ascending=run.mode != "max", kind="stable")
+
+
+def get_top_table(run: Run, top: int = 20):
+    """The leaderboard's ``top`` rows: scored search trials best first, then the rest.
+
+    Failed and unscored trials follow the scored ones, so a run where every trial failed
+    still shows its trials and their failure reasons.
+    """
+    import pandas as pd
+
+    df = run.df
+    ranked = _ranked(run)
+    ranked = pd.concat([ranked[ranked["stage"] == "search"], ranked[ranked["stage"] != "search"]])
+    rest = df.drop(index=ranked.index)
+    table = pd.concat([ranked, rest]).head(top)
+    return table[[c for c in TOP_COLUMNS if c in table.columns]].reset_index(drop=True)
+
+
+def histories(run: Run) -> dict[str, list[dict[str, Any]]]:
+    """Per-epoch results of every trial, by trial id (from the leaderboard's ``history``)."""
+    out = {}
+    for trial_id, text in zip(run.df["trial_id"], run.df["history"]):
+        try:
+            out[str(trial_id)] = json.loads(text) if isinstance(text, str) and text else []
+        except ValueError:
+            out[str(trial_id)] = []
+    return out
+
+
+@dataclass(frozen=True)
+class BlocksInfo:
+    """Accuracy against unfrozen blocks: per (architecture, label space) line, the best
+    accuracy at each block count, plus every trial as a point."""
+
+    metric: str
+    lines: dict[tuple[str, str], tuple[list[int], list[float]]] = field(default_factory=dict)
+    points: dict[tuple[str, str], tuple[list[int], list[float]]] = field(default_factory=dict)
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw."""
+        return not self.lines
+
+
+def get_blocks_info(run: Run, metric: str = "val_accuracy") -> BlocksInfo:
+    """The study's main figure: ``metric`` against ``unfrozen_blocks``."""
+    kind = run.meta.get("kind") or (run.meta.get("space") or {}).get("kind")
+    if kind == "scratch":
+        return BlocksInfo(metric, note="scratch training has no blocks to unfreeze")
+    df = _ranked(run)
+    df = df[df["unfrozen_blocks"].notna() & df[metric].notna()]
+    if df.empty:
+        return BlocksInfo(metric, note="no scored fine-tuning trial")
+    if df["unfrozen_blocks"].nunique() < 2:
+        return BlocksInfo(metric, note=f"every scored trial unfroze {int(df['unfrozen_blocks'].iloc[0])} blocks; nothing to compare")
+    lines, points = {}, {}
+    for (arch, grouping), g in df.groupby([df["architecture"].astype(str), df["grouping"].fillna("none").astype(str)], sort=True):
+        best = g.groupby(g["unfrozen_blocks"].astype(int))[metric].max().sort_index()
+        lines[(arch, grouping)] = ([int(k) for k in best.index], [float(v) for v in best.to_numpy()])
+        points[(arch, grouping)] = ([int(k) for k in g["unfrozen_blocks"]], [float(v) for v in g[metric]])
+    return BlocksInfo(metric, lines, points)
+
+
+@dataclass(frozen=True)
+class LrInfo:
+    """Learning rate against the objective, per optimizer."""
+
+    metric: str
+    by_optimizer: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw."""
+        return not self.by_optimizer
+
+
+def get_lr_info(run: Run) -> LrInfo:
+    df = _ranked(run)
+    df = df[df["lr"].notna() & (df["lr"] > 0)]
+    if df.empty:
+        return LrInfo(run.metric, note="no scored trial")
+    out = {}
+    for opt, g in df.groupby(df["optimizer"].fillna("?").astype(str), sort=True):
+        out[opt] = ([float(x) for x in g["lr"]], [float(y) for y in g["objective"]])
+    return LrInfo(run.metric, out)
+
+
+@dataclass(frozen=True)
+class Curve:
+    trial_id: str
+    status: str
+    epochs: list[int]
+    values: list[float]
+
+    @property
+    def asha_stopped(self) -> bool:
+        return self.status == "stopped_early"
+
+
+@dataclass(frozen=True)
+class CurvesInfo:
+    """Per-epoch ``metric`` of every trial; ``stops`` are the (epoch, value) where ASHA
+    stopped a trial."""
+
+    metric: str
+    curves: list[Curve] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw."""
+        return not self.curves
+
+    @property
+    def stops(self) -> list[tuple[int, float]]:
+        return [(c.epochs[-1], c.values[-1]) for c in self.curves if c.asha_stopped and c.epochs]
+
+
+def get_curves_info(run: Run) -> CurvesInfo:
+    metric = run.metric
+    curves = []
+    hist = histories(run)
+    for trial_id, status in zip(run.df["trial_id"], run.df["status"]):
+        pairs = [(int(h["epoch"]), float(h[metric])) for h in hist.get(str(trial_id), []) if h.get("epoch") is not None and h.get(metric) is not None]
+        if pairs:
+            curves.append(Curve(str(trial_id), str(status), [p[0] for p in pairs], [p[1] for p in pairs]))
+    if not curves:
+        return CurvesInfo(metric, note="no trial reported an epoch")
+    return CurvesInfo(metric, curves)
+
+
+@dataclass(frozen=True)
+class ImportanceInfo:
+    """Optuna fANOVA importances of the sampled parameters for the objective."""
+
+    importances: dict[str, float] = field(default_factory=dict)
+    n_trials: int = 0
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw."""
+        return not self.importances
+
+
+def _distribution(values, name: str):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values)
+    if numeric:
+        lo, hi = float(min(values)), float(max(values))
+        return FloatDistribution(lo, hi, log=name in _LOG_PARAMS and lo > 0), float
+    return CategoricalDistribution(sorted({str(v) for v in values})), str
+
+
+def get_importance_info(run: Run, min_trials: int = 4, seed: int = 0) -> ImportanceInfo:
+    """fANOVA importances over the finished trials (completed or stopped early, scored).
+
+    Parameters that did not vary, or that not every trial has (``unfrozen_blocks`` when
+    scratch and fine-tuning trials mix), are left out; the note says which.
+    """
+    df = _ranked(run)
+    df = df[df["stage"] == "search"] if (df["stage"] == "search").sum() >= min_trials else df
+    if len(df) < min_trials:
+        return ImportanceInfo(n_trials=len(df), note=f"needs at least {min_trials} finished, scored trials; this run has {len(df)}")
+    import optuna
+
+    params, dists, skipped = [], {}, []
+    for name in _PARAMS:
+        if name not in df:
+            continue
+        col = df[name]
+        if col.isna().any():
+            if col.notna().any():
+                skipped.append(name)
+            continue
+        values = list(col)
+        if len({str(v) for v in values}) < 2:
+            continue
+        dists[name] = _distribution(values, name)
+        params.append(name)
+    if not params:
+        return ImportanceInfo(n_trials=len(df), note="no sampled parameter varied across the finished trials")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(direction="maximize" if run.mode == "max" else "minimize")
+    trials = []
+    for _, r in df.iterrows():
+        p = {name: dists[name][1](r[name]) for name in params}
+        trials.append(optuna.trial.create_trial(params=p, distributions={n: dists[n][0] for n in params}, value=float(r["objective"])))
+    study.add_trials(trials)
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    note = f"left out (not set in every trial): {', '.join(skipped)}" if skipped else None
+    return ImportanceInfo({k: float(v) for k, v in importances.items()}, len(df), note)
+
+
+@dataclass(frozen=True)
+class ConfusionInfo:
+    """The best trial's row-normalised confusion matrix, classes reordered by clustering."""
+
+    trial_id: str | None = None
+    labels: list[str] = field(default_factory=list)
+    rates: np.ndarray | None = None  # rows: true label, columns: predicted, in ``labels`` order
+    counts: np.ndarray | None = None
+    order: list[int] = field(default_factory=list)  # original label index of each position
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw."""
+        return self.rates is None
+
+    def most_confused(self, top: int = 8) -> list[tuple[str, str, float]]:
+        """The ``top`` label pairs with the highest symmetric confusion rate (above zero)."""
+        if self.rates is None:
+            return []
+        sym = (self.rates + self.rates.T) / 2.0
+        i, j = np.triu_indices(len(self.labels), k=1)
+        order = np.argsort(-sym[i, j], kind="stable")[:top]
+        return [(self.labels[i[o]], self.labels[j[o]], float(sym[i[o], j[o]])) for o in order if sym[i[o], j[o]] > 0]
+
+
+def cluster_order(confusion: np.ndarray) -> list[int]:
+    """Label order that puts mutually confused labels next to each other.
+
+    Average-linkage clustering on ``1 -`` the symmetrised confusion rate, leaves in optimal
+    order (scipy), so confusable blocks sit on the diagonal.
+    """
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    from tuner.groupings import confusion_similarity
+
+    n = confusion.shape[0]
+    if n < 3:
+        return list(range(n))
+    distance = 1.0 - confusion_similarity(confusion)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
+    return [int(i) for i in leaves_list(tree)]
+
+
+def get_confusion_info(run: Run) -> ConfusionInfo:
+    best = run.best_row(with_checkpoint=True)
+    if best is None:
+        return ConfusionInfo(note="no trial has a scored checkpoint")
+    path = run.checkpoint(best) / CONFUSION_FILE
+    if not path.is_file():
+        return ConfusionInfo(trial_id=str(best["trial_id"]), note=f"trial {best['trial_id']} has no {CONFUSION_FILE}")
+    counts = np.load(path)
+    labels = run.label_names(best.get("grouping"))
+    if counts.shape != (len(labels), len(labels)):
+        return ConfusionInfo(trial_id=str(best["trial_id"]), note=f"confusion matrix {counts.shape} does not match {len(labels)} labels")
+    order = cluster_order(counts)
+    rows = counts.sum(axis=1, keepdims=True)
+    rates = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=np.float64), where=rows > 0)
+    idx = np.asarray(order)
+    return ConfusionInfo(str(best["trial_id"]), [labels[i] for i in order], rates[np.ix_(idx, idx)], counts[np.ix_(idx, idx)], order)
+
+
+@dataclass(frozen=True)
+class GroupingsInfo:
+    """Accuracy against number of classes: per grouping, its best trial on the common label
+    space and on its own labels."""
+
+    groupings: list[str] = field(default_factory=list)
+    n_classes: list[int] = field(default_factory=list)
+    best_common: list[float] = field(default_factory=list)
+    best_own: list[float] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw."""
+        return not self.groupings
+
+
+def get_groupings_info(run: Run) -> GroupingsInfo:
+    df = _ranked(run)
+    df = df[df["stage"] == "search"]
+    df = df[df["n_classes"].notna() & df["val_accuracy_common"].notna()]
+    if df.empty:
+        return GroupingsInfo(note="no scored search trial")
+    grouping = df["grouping"].fillna("none").astype(str)
+    if grouping.nunique() < 2:
+        only = grouping.iloc[0]
+        return GroupingsInfo(note=f"only one label space was searched ({'no grouping' if only == 'none' else only}); nothing to compare")
+    out = GroupingsInfo()
+    for name, g in df.groupby(grouping, sort=True):
+        out.groupings.append(name)
+        out.n_classes.append(int(g["n_classes"].iloc[0]))
+        out.best_common.append(float(g["val_accuracy_common"].max()))
+        out.best_own.append(float(g["val_accuracy"].max()) if g["val_accuracy"].notna().any() else float("nan"))
+    order = np.argsort(out.n_classes, kind="stable")
+    return GroupingsInfo(
+        [out.groupings[i] for i in order], [out.n_classes[i] for i in order],
+        [out.best_common[i] for i in order], [out.best_own[i] for i in order],
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ComputeInfo:
+    """Compute this run spent against an exhaustive grid of the same space at full epochs."""
+
+    trial_epochs: int = 0
+    device_hours: float = 0.0  # GPU-hours, or CPU trial-hours on a machine without GPUs
+    gpu: bool = False
+    grid_points: int = 0
+    grid_trial_epochs: int = 0
+    grid_device_hours: float = 0.0
+    continuous: list[str] = field(default_factory=list)
+    continuous_levels: int = 3
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw."""
+        return self.note is not None or self.trial_epochs == 0
+
+    @property
+    def saving(self) -> float:
+        """How many times less compute than the grid (``nan`` if nothing was spent)."""
+        return self.grid_trial_epochs / self.trial_epochs if self.trial_epochs else float("nan")
+
+
+def get_compute_info(run: Run, continuous_levels: int = 3) -> ComputeInfo:
+    """Trial-epochs and device-hours spent, and what the exhaustive grid would cost.
+
+    The grid trains every combination of the space's values for ``max_epochs``; each
+    continuous parameter (the learning rate, say) counts as ``continuous_levels`` values.
+    Its hours are its trial-epochs at this run's measured seconds per epoch, plus this run's
+    mean start-up time per trial.
+    """
+    df = run.df
+    epochs = int(df["epochs_run"].fillna(0).sum()) if not df.empty else 0
+    gpus = df["gpus"].fillna(0).astype(float) if "gpus" in df else None
+    per_trial = (df["train_seconds"].fillna(0) + df["setup_seconds"].fillna(0)) if not df.empty else None
+    gpu = bool(gpus is not None and (gpus > 0).any())
+    weight = gpus.clip(lower=1.0) if gpus is not None else 1.0
+    hours = float((per_trial * weight).sum() / 3600.0) if per_trial is not None else 0.0
+    space_dict = run.meta.get("space") or (run.plan.get("space") if run.plan else None)
+    if not space_dict:
+        return ComputeInfo(epochs, hours, gpu, note="the run's space is not recorded; cannot size the grid")
+    from tuner.search._space import SearchSpace, grid_size
+
+    space = SearchSpace.model_validate(space_dict)
+    points, continuous = grid_size(space, continuous_levels)
+    max_epochs = int(run.meta.get("max_epochs") or space.budget.max_epochs)
+    trained = df[df["epochs_run"].fillna(0) > 0]
+    spe = float(trained["train_seconds"].fillna(0).sum() / trained["epochs_run"].sum()) if not trained.empty else float("nan")
+    mean_gpus = float(weight[trained.index].mean()) if gpus is not None and not trained.empty else 1.0
+    setup = float(trained["setup_seconds"].fillna(0).mean()) if not trained.empty else 0.0
+    grid_epochs = points * max_epochs
+    # Each grid point pays the same start-up as this run's trials did, plus its epochs.
+    grid_hours = points * (max_epochs * spe + setup) * mean_gpus / 3600.0 if math.isfinite(spe) else float("nan")
+    return ComputeInfo(epochs, hours, gpu, points, grid_epochs, grid_hours, continuous, continuous_levels)
