@@ -204,3 +204,18 @@ def test_report_groupings_and_export_commands_import_nothing_heavy(tmp_path):
     assert done.returncode == 0, done.stderr
     for module in ("tuner.report", "tuner.export", "tuner.predict", "tuner.groupings"):
         assert subprocess.run([sys.executable, "-m", module, "--help"], check=False, capture_output=True, timeout=60).returncode == 0
+
+
+def test_hostile_class_names_are_escaped_in_the_html(tmp_path):
+    classes = ["<script>alert(1)</script>", "../../etc/passwd", "plain"]
+    ckpt = tmp_path / "train" / "only" / "checkpoint_000001"
+    ckpt.mkdir(parents=True)
+    np.save(ckpt / "confusion.npy", np.array([[5, 3, 0], [3, 5, 0], [0, 0, 8]]))
+    rows = _one_trial_rows(checkpoint_path="train/only/checkpoint_000001")
+    write_leaderboard(tmp_path / FILENAME, rows, _meta(dataset={"root": "/d", "classes": classes}))
+    result = build_report(tmp_path, tmp_path / "out")
+    html = result.html.read_text()
+    assert "<script" not in html
+    pair = ("&lt;script&gt;alert(1)&lt;/script&gt;", "../../etc/passwd")
+    assert f"{pair[0]} &harr; {pair[1]}" in html or f"{pair[1]} &harr; {pair[0]}" in html
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([*(f"{k}.png" for k in result.pngs), "report.html"])
