@@ -76,13 +76,28 @@ class Run:
             raise DataError(f"{self.path}: the grouping file {path} is missing; copy it back into {self.path / 'groupings'}")
         return list(load_grouping(path).remap(self.class_names).names)
 
+    def has_checkpoint(self, row: Any) -> bool:
+        """Whether a row's checkpoint exists, without fetching it from remote storage."""
+        rel = row.get("checkpoint_path") if hasattr(row, "get") else None
+        if not isinstance(rel, str) or not rel:
+            return False
+        path = Path(rel) if os.path.isabs(rel) else self.path / rel
+        return path.is_dir() or bool(self.plan.get("remote") and not os.path.isabs(rel))
+
     def checkpoint(self, row: Any) -> Path | None:
         """The folder of a row's best checkpoint, or ``None`` if it has none on disk."""
         rel = row.get("checkpoint_path") if hasattr(row, "get") else None
         if not isinstance(rel, str) or not rel:
             return None
         path = Path(rel) if os.path.isabs(rel) else self.path / rel
-        return path if path.is_dir() else None
+        if path.is_dir():
+            return path
+        if self.plan.get("remote") and not os.path.isabs(rel):
+            # The run's checkpoints are on object storage: fetch this one into the local folder.
+            from tuner._storage import download_dir
+
+            return download_dir(self.plan["remote"], rel, self.path)
+        return None
 
     def best_row(self, *, with_checkpoint: bool = False, fine_labels_only: bool = False):
         """The best scored, non-failed row (search stage first), or ``None``."""
@@ -93,7 +108,7 @@ class Run:
         if fine_labels_only and self.class_names:
             ok = ok[ok["n_classes"] == len(self.class_names)]
         if with_checkpoint:
-            ok = ok[[self.checkpoint(r) is not None for _, r in ok.iterrows()]]
+            ok = ok[[self.has_checkpoint(r) for _, r in ok.iterrows()]]
         if ok.empty:
             return None
         ok = ok.assign(_search=(ok["stage"] == "search")).sort_values(

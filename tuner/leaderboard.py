@@ -56,6 +56,7 @@ COLUMNS: dict[str, str] = {
     "train_seconds": "Float64",
     "images_per_second": "Float64",
     "gpus": "Float64",
+    "node": "string",  # the Ray node of the trial's last epoch
     "checkpoint_path": "string",
     "trial_dir": "string",
     "history": "string",  # JSON list of per-epoch metrics, for learning curves

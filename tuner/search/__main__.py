@@ -28,7 +28,12 @@ def _parser() -> ArgumentParser:
     p.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial (default: 1 when the cluster has GPUs, else 0)")
     p.add_argument("--cpus-per-trial", type=float, metavar="C", help="CPUs per trial (default: 1 on CPU, a share of the node with GPUs)")
     p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at once (default: as many as the cluster holds)")
-    p.add_argument("--storage", default="runs", metavar="PATH", help="where run folders go (default: ./runs)")
+    p.add_argument(
+        "--storage",
+        default="runs",
+        metavar="PATH|URI",
+        help="where run folders go (default: ./runs); on a multi-node cluster s3://bucket/prefix or a shared filesystem",
+    )
     p.add_argument("--name", metavar="NAME", help="run folder name (default: <space>-<UTC time>)")
     p.add_argument("--weights", default="auto", metavar="auto|imagenet|none|PATH", help="backbone weights (default: auto = ImageNet if it can be had, else random with a warning)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampler and of training (default 0)")
@@ -69,7 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         groupings_from=args.groupings_from,
     )
     plan = build_plan(opts)
-    run_dir = Path(args.storage).expanduser() / plan["name"]
+    from tuner._storage import is_uri, join_uri
+
+    if is_uri(args.storage):
+        # Object storage: Tune's experiments and the checkpoints go there; this machine keeps
+        # the run's local folder (leaderboard, run.json, result files) under ./runs.
+        plan["remote"] = join_uri(args.storage, plan["name"])
+        run_dir = Path("runs") / plan["name"]
+    else:
+        run_dir = Path(args.storage).expanduser() / plan["name"]
     if run_dir.exists():
         from tuner.errors import ConfigError
 

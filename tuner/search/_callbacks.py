@@ -13,21 +13,26 @@ from typing import Any
 
 from ray.tune import Callback
 
-__all__ = ["LeaderboardCallback", "PlacementGroupReleaser", "ProgressCallback", "release_placement_group"]
+__all__ = ["LeaderboardCallback", "PlacementGroupReleaser", "ProgressCallback", "mirror_trial_files", "release_placement_group"]
 
 
 class LeaderboardCallback(Callback):
     """Rewrites ``RUN_DIR/leaderboard.parquet`` whenever a trial starts or ends."""
 
-    def __init__(self, run_dir: str, plan: dict[str, Any]):
+    def __init__(self, run_dir: str, plan: dict[str, Any], stage: str = "search"):
         self.run_dir = run_dir
         self.plan = {k: v for k, v in plan.items() if not k.startswith("_")}
+        self.stage = stage
 
     def _write(self, trials, ended=None) -> None:
         from tuner.search._driver import write_run_leaderboard
 
         running = {t.trial_id for t in trials if t is not ended and t.status in ("RUNNING", "PENDING")}
         fresh = {t.trial_id: t.local_path for t in trials if getattr(t, "local_path", None)}
+        if self.plan.get("remote"):
+            # Tune keeps the experiment on object storage; the trials' result files are staged
+            # on this (head) node, where the trial actors run: keep a copy in the local run folder.
+            mirror_trial_files(fresh.values(), Path(self.run_dir) / self.stage)
         write_run_leaderboard(Path(self.run_dir), self.plan, running, fresh=fresh)
 
     def on_trial_start(self, iteration, trials, trial, **info):
@@ -38,6 +43,26 @@ class LeaderboardCallback(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self._write(trials, ended=trial)
+
+
+_TRIAL_FILES = ("params.json", "result.json", "failure.json", "error.txt")
+
+
+def mirror_trial_files(folders, stage_dir: Path) -> None:
+    """Copy each staged trial folder's result files to ``stage_dir/<folder name>/``."""
+    import shutil
+
+    for folder in folders:
+        source = Path(folder)
+        if not source.is_dir():
+            continue
+        target = stage_dir / source.name
+        target.mkdir(parents=True, exist_ok=True)
+        for name in _TRIAL_FILES:
+            if (source / name).is_file():
+                tmp = target / f".{name}.tmp"
+                shutil.copyfile(source / name, tmp)
+                tmp.replace(target / name)
 
 
 def _duration(seconds: float) -> str:

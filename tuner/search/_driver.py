@@ -17,8 +17,9 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
+from tuner._storage import join_uri
 from tuner.errors import ConfigError, TunerError
-from tuner.leaderboard import FILENAME, read_leaderboard, write_leaderboard
+from tuner.leaderboard import FILENAME, write_leaderboard
 from tuner.search._plan import common_grouping, load_plan, save_plan, size_resources
 from tuner.search._rows import TRACKED_FILE, collect_rows
 
@@ -48,6 +49,9 @@ RAY_ENV = {
     # new report in this process; Tune must not treat that as an error.
     "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",  # Tune's classic output honours verbose=0; tuner prints its own progress
 }
+
+
+HEAD_NODE_RESOURCE = "node:__internal_head__"  # Ray's built-in resource of the head node
 
 
 def trial_dirname(trial: Any) -> str:
@@ -81,6 +85,65 @@ def init_ray(local: bool, num_cpus: int | None = None) -> None:
         dashboard_host="127.0.0.1",
         **kwargs,
     )
+
+
+def storage_problem(root: str, visible: dict[str, bool]) -> str | None:
+    """Why ``root`` cannot hold a run on this cluster, or ``None``.
+
+    Args:
+        root: The local ``--storage`` folder.
+        visible: Per node id, whether a file the driver wrote under ``root`` is seen there.
+    """
+    if len(visible) < 2:
+        return None
+    blind = sorted(n for n, ok in visible.items() if not ok)
+    if not blind:
+        return None
+    names = ", ".join(n[:12] for n in blind[:3]) + (" ..." if len(blind) > 3 else "")
+    return (
+        f"--storage {root!r} is a local folder that {len(blind)} of the cluster's {len(visible)} nodes cannot see "
+        f"({names}); trials write checkpoints from their own node, so on a multi-node cluster use "
+        f"--storage s3://bucket/prefix or a shared filesystem mounted at the same path on every node"
+    )
+
+
+def _check_storage(root: Path) -> None:
+    """Refuse a local ``--storage`` that some node of a multi-node cluster does not share."""
+    import uuid
+
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+    if len(nodes) < 2:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / f".tuner-storage-check-{uuid.uuid4().hex}"
+    marker.write_text("tuner")
+
+    @ray.remote(num_cpus=0)
+    def sees(path: str) -> bool:
+        return os.path.exists(path)
+
+    try:
+        refs = {n: sees.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote(str(marker)) for n in nodes}
+        visible = {n: bool(ray.get(ref, timeout=120)) for n, ref in refs.items()}
+    finally:
+        marker.unlink(missing_ok=True)
+    problem = storage_problem(str(root), visible)
+    if problem:
+        raise ConfigError(problem)
+
+
+def _check_remote_is_new(remote: str) -> None:
+    """Refuse to start a run in a remote folder that already holds one (nothing is overwritten)."""
+    import pyarrow.fs as pafs
+
+    from tuner._storage import display_uri, open_uri
+
+    fs, path = open_uri(remote)
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        raise ConfigError(f"{display_uri(remote)} already exists; pick another --name (a remote run is resumed from its local folder with --resume runs/<name>)")
 
 
 def _cluster_shape() -> tuple[float, float, float, float]:
@@ -130,10 +193,22 @@ def write_run_leaderboard(
     ``fresh`` maps trial ids to Tune's local staging folders, which are ahead of the run
     directory between two experiment checkpoints.
     """
-    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, _test_scores(run_dir), fresh)
+    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, _test_scores(run_dir), fresh, _tune_storage(run_dir, plan)[1])
     _fill_probe_common(rows, run_dir, plan)
     write_leaderboard(run_dir / FILENAME, rows, _metadata(plan, ended))
+    if plan.get("remote"):
+        _upload_driver_files(run_dir, plan["remote"])
     return rows
+
+
+def _upload_driver_files(run_dir: Path, remote: str) -> None:
+    """Copy what only the driver writes into the remote run folder, so it is a whole run."""
+    from tuner._storage import upload_files
+    from tuner.search._plan import PLAN_FILE
+
+    files = [run_dir / FILENAME, run_dir / PLAN_FILE, run_dir / "test_scores.json"]
+    files += sorted((run_dir / "groupings").glob("*.yaml")) + sorted(run_dir.glob(f"*/{TRACKED_FILE}"))
+    upload_files(run_dir, files, remote)
 
 
 def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: dict[str, Any]) -> None:
@@ -149,11 +224,35 @@ def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: dict[str
     for row in rows:
         if row["stage"] != "probe" or not row.get("checkpoint_path"):
             continue
-        path = run_dir / row["checkpoint_path"] / CONFUSION_FILE
-        if path.is_file():
+        folder = local_checkpoint(run_dir, plan, row["checkpoint_path"])
+        path = folder / CONFUSION_FILE if folder else None
+        if path is not None and path.is_file():
             row["val_accuracy_common"] = common_accuracy(np.load(path), to_common)
             if plan["metric"] == "val_accuracy_common":
                 row["objective"] = row["val_accuracy_common"]
+
+
+def _tune_storage(run_dir: Path, plan: dict[str, Any]) -> tuple[Any, str]:
+    """Tune's ``(storage_filesystem, storage_path)``: the remote run folder, or ``run_dir``."""
+    if plan.get("remote"):
+        from tuner._storage import open_uri
+
+        return open_uri(plan["remote"])
+    return None, str(run_dir)
+
+
+def local_checkpoint(run_dir: Path, plan: dict[str, Any], rel: str | None) -> Path | None:
+    """A checkpoint folder in the local run folder, fetched from remote storage if needed."""
+    if not rel:
+        return None
+    path = run_dir / rel
+    if path.is_dir():
+        return path
+    if plan.get("remote"):
+        from tuner._storage import download_dir
+
+        return download_dir(plan["remote"], rel, run_dir)
+    return None
 
 
 def _stage_space(plan: dict[str, Any], stage: str):
@@ -184,7 +283,10 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
     trainable = tune.with_resources(
         tune.with_parameters(tune_trial, plan=stage_plan),
         # The trial actor only drives Ray Train; its worker holds the CPUs/GPUs (design.md 1a).
-        {"CPU": 0, "memory": 1},
+        # It (and the Train controller Ray attaches to its node) lives on the head node, so
+        # losing a GPU node (spot reclaim, crash) costs that node's workers only: Train
+        # restarts them elsewhere from the last checkpoint instead of the trial erroring.
+        {"CPU": 0, "memory": 1, HEAD_NODE_RESOURCE: 0.001},
     )
     from tuner.search._callbacks import (
         LeaderboardCallback,
@@ -196,13 +298,14 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
     # back on restore.
     callbacks = [
         PlacementGroupReleaser(),
-        LeaderboardCallback(str(run_dir), plan),
+        LeaderboardCallback(str(run_dir), plan, stage),
         ProgressCallback(stage, plan["metric"], plan["mode"], num_samples),
     ]
-    exp_dir = run_dir / stage
-    if exp_dir.is_dir() and tune.Tuner.can_restore(str(exp_dir)):
-        print(f"[{stage}] resuming {exp_dir}", flush=True)
-        tuner = tune.Tuner.restore(str(exp_dir), trainable=trainable, resume_unfinished=True, resume_errored=False)
+    fs, storage_root = _tune_storage(run_dir, plan)
+    exp_path = f"{storage_root}/{stage}"
+    if tune.Tuner.can_restore(exp_path, storage_filesystem=fs):
+        print(f"[{stage}] resuming {exp_path}", flush=True)
+        tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False, storage_filesystem=fs)
     else:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         with warnings.catch_warnings():
@@ -236,7 +339,8 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
             ),
             run_config=tune.RunConfig(
                 name=stage,
-                storage_path=str(run_dir),
+                storage_path=storage_root,
+                storage_filesystem=fs,
                 callbacks=callbacks,
                 verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
@@ -246,7 +350,8 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
     # The trials Tune tracked. A trial folder staged just before a driver crash, after Tune's
     # last experiment checkpoint, is not among them: the resumed search never continues it.
     tracked = sorted(Path(r.path).name for r in results if r.path)
-    (exp_dir / TRACKED_FILE).write_text(json.dumps(tracked))
+    (run_dir / stage).mkdir(exist_ok=True)
+    (run_dir / stage / TRACKED_FILE).write_text(json.dumps(tracked))
 
 
 _WEIGHTS_CHECK = """
@@ -335,16 +440,16 @@ def _resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Pat
     from tuner.groupings import grouping_yaml, suggest_grouping
     from tuner.search._worker import CONFUSION_FILE
 
-    df, _ = read_leaderboard(source_dir)
-    ok = df[(df["status"] != "failed") & df["checkpoint_path"].notna() & (df["n_classes"] == len(plan["class_names"]))]
-    ok = ok.sort_values("objective", ascending=plan["mode"] != "max")
-    if ok.empty:
+    from tuner._run import load_run
+
+    source = load_run(source_dir)
+    best = source.best_row(with_checkpoint=True, fine_labels_only=True)
+    if best is None:
         raise TunerError(
             f"no usable trial in {source_dir} to derive auto groupings from (all failed or none scored); "
             f"check the failures in its leaderboard, or drop auto:* from params.grouping"
         )
-    best = ok.iloc[0]
-    confusion = np.load(source_dir / best["checkpoint_path"] / CONFUSION_FILE)
+    confusion = np.load(source.checkpoint(best) / CONFUSION_FILE)
     folder = run_dir / "groupings"
     folder.mkdir(exist_ok=True)
     groupings = []
@@ -389,21 +494,29 @@ def _evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
     if not plan.get("test_images") or not plan.get("test_top"):
         return
     scores = _test_scores(run_dir)
-    rows = [r for r in collect_rows(run_dir, plan["metric"], plan["mode"]) if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]]
+    rows = [r for r in collect_rows(run_dir, plan["metric"], plan["mode"], storage_root=_tune_storage(run_dir, plan)[1]) if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]]
     todo = [r for r in rows[: plan["test_top"]] if r["trial_id"] not in scores]
     if not todo:
         return
 
     @ray.remote(num_cpus=plan["cpus_per_trial"], num_gpus=plan["gpus_per_trial"] or 0)
-    def evaluate(cfg: dict[str, Any], checkpoint: str) -> dict[str, float]:
+    def evaluate(cfg: dict[str, Any], checkpoint: str, remote: str | None) -> dict[str, float]:
+        import tempfile
+
         from tuner.search._worker import evaluate_checkpoint
 
+        if remote:  # this task may run on any node: fetch the checkpoint here
+            from tuner._storage import download_dir
+
+            with tempfile.TemporaryDirectory() as tmp:
+                return evaluate_checkpoint(cfg, str(download_dir(remote, checkpoint, Path(tmp))), "test")
         return evaluate_checkpoint(cfg, checkpoint, "test")
 
     refs = {}
     for row in todo:
         params = json.loads((run_dir / row["trial_dir"] / "params.json").read_text())
-        refs[row["trial_id"]] = evaluate.remote(trial_config(params, plan), str(run_dir / row["checkpoint_path"]))
+        where = row["checkpoint_path"] if plan.get("remote") else str(run_dir / row["checkpoint_path"])
+        refs[row["trial_id"]] = evaluate.remote(trial_config(params, plan), where, plan.get("remote"))
     for trial_id, ref in refs.items():
         try:
             scores[trial_id] = ray.get(ref)
@@ -453,10 +566,15 @@ def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: T
     started_ray = not ray.is_initialized()
     init_ray(local, num_cpus)
     try:
+        if plan.get("remote"):
+            if not resume:
+                _check_remote_is_new(plan["remote"])
+        else:
+            _check_storage(run_dir.parent)
         if not resume:
             size_resources(plan, *_cluster_shape())
             run_dir.mkdir(parents=True, exist_ok=False)
-            plan["train_storage"] = str((run_dir / "train").resolve())
+            plan["train_storage"] = join_uri(plan["remote"], "train") if plan.get("remote") else str((run_dir / "train").resolve())
             _copy_groupings(run_dir, plan)
             if plan.get("groupings_from"):
                 _resolve_auto_groupings(run_dir, plan, Path(plan["groupings_from"]))

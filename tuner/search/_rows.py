@@ -61,20 +61,23 @@ def _finite(x: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _checkpoint_exists(path: str | None, run_dir: Path | None) -> bool:
+def _checkpoint_exists(path: str | None, root: str | None) -> bool:
     if not path:
         return False
-    full = Path(path) if os.path.isabs(path) or run_dir is None else run_dir / path
+    if root is None or not os.path.isabs(root):
+        return True  # on object storage: Train only reports checkpoints it uploaded
+    full = Path(path) if os.path.isabs(path) else Path(root) / path
     return full.is_dir()
 
 
-def _relative(path: str | None, run_dir: Path) -> str | None:
+def _relative(path: str | None, root: str) -> str | None:
+    """``path`` relative to the run's storage root (the run folder, or its remote twin)."""
     if not path:
         return None
-    try:
-        return os.path.relpath(path, run_dir) if os.path.isabs(path) else path
-    except ValueError:
-        return path
+    root = root.rstrip("/")
+    if path.startswith(root + "/"):
+        return path[len(root) + 1 :]
+    return path
 
 
 def trial_row(
@@ -88,11 +91,14 @@ def trial_row(
     run_dir: Path | None = None,
     trial_dir: Path | None = None,
     test_scores: Mapping[str, float] | None = None,
+    storage_root: str | None = None,
 ) -> dict[str, Any]:
     """One leaderboard row from a trial's params, per-epoch results and failure.
 
-    The row's metrics are those of the trial's best epoch by ``metric``.
+    The row's metrics are those of the trial's best epoch by ``metric``. ``storage_root`` is
+    where checkpoints live (default ``run_dir``); checkpoint paths are stored relative to it.
     """
+    root = storage_root if storage_root is not None else (str(run_dir) if run_dir is not None else None)
     params = data["params"]
     results = [r for r in data["results"] if "epoch" in r]
     failure = data.get("failure")
@@ -106,7 +112,7 @@ def trial_row(
         for r in ranked:
             if float(r[metric]) != float(best[metric]):
                 break
-            if _checkpoint_exists(r.get("checkpoint_path"), run_dir):
+            if _checkpoint_exists(r.get("checkpoint_path"), root):
                 best = r
                 break
     last = results[-1] if results else {}
@@ -130,8 +136,8 @@ def trial_row(
         "epochs_run": int(last.get("epoch", 0)) if last else 0,
         "best_epoch": int(best["epoch"]) if best else None,
         "objective": _finite(best.get(metric)) if best else None,
-        "checkpoint_path": _relative(best.get("checkpoint_path"), run_dir) if best and run_dir else (best or {}).get("checkpoint_path"),
-        "trial_dir": _relative(str(trial_dir), run_dir) if trial_dir and run_dir else None,
+        "checkpoint_path": _relative(best.get("checkpoint_path"), root) if best and root else (best or {}).get("checkpoint_path"),
+        "trial_dir": os.path.relpath(trial_dir, run_dir) if trial_dir and run_dir else None,
         "history": json.dumps([{k: _finite(r.get(k)) for k in _HISTORY_KEYS} for r in results]),
     }
     for key in ("lr", "optimizer", "dropout", "dense_units", "unfrozen_blocks", "warmup_epochs", "backbone_lr_mult", "grouping", "batch_size", "input_size", "augment"):
@@ -141,6 +147,7 @@ def trial_row(
     for key in ("n_classes", "trainable_params", "total_params"):
         row[key] = int(src[key]) if src.get(key) is not None else None
     row["gpus"] = _finite(last.get("gpus"))
+    row["node"] = last.get("node")
     row["setup_seconds"] = _finite(last.get("setup_seconds"))
     row["train_seconds"] = _finite(last.get("train_seconds"))
     if test_scores:
@@ -176,6 +183,7 @@ def collect_rows(
     running: set[str] | None = None,
     test_scores: Mapping[str, Mapping[str, float]] | None = None,
     fresh: Mapping[str, str] | None = None,
+    storage_root: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for every trial of every stage in ``run_dir``, best first within each stage.
 
@@ -212,6 +220,7 @@ def collect_rows(
                     run_dir=run_dir,
                     trial_dir=folder,
                     test_scores=(test_scores or {}).get(trial_id),
+                    storage_root=storage_root,
                 )
             )
     sign = -1 if mode == "max" else 1

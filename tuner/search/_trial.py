@@ -73,6 +73,11 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
     resources = {"CPU": float(plan["cpus_per_trial"])}
     if gpus:
         resources["GPU"] = gpus
+    train_fs, train_path = None, plan["train_storage"]
+    if plan.get("remote"):  # object storage: checkpoints go there from whichever node trains
+        from tuner._storage import open_uri
+
+        train_fs, train_path = open_uri(plan["train_storage"])
     trainer = DataParallelTrainer(
         ray_train_loop,
         train_loop_config=trial_config(config, plan),
@@ -80,7 +85,8 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
         run_config=ray.train.RunConfig(
             # A stable name per trial: a restored trial finds its own checkpoints.
             name=trial_id,
-            storage_path=plan["train_storage"],
+            storage_path=train_path,
+            storage_filesystem=train_fs,
             callbacks=[TuneReportCallback()],
             failure_config=ray.train.FailureConfig(max_failures=int(plan.get("worker_retries", 2))),
             checkpoint_config=ray.train.CheckpointConfig(

@@ -78,6 +78,20 @@ def _predict(model, ds) -> np.ndarray:
     return np.asarray(out[0] if isinstance(out, (list, tuple)) else out, dtype=np.float64)
 
 
+def _node_id() -> str:
+    """The Ray node this process runs on (short id), or the host name outside Ray."""
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return ray.get_runtime_context().get_node_id()[:12]
+    except Exception:  # noqa: BLE001 - only a label for the leaderboard
+        pass
+    import socket
+
+    return socket.gethostname()
+
+
 def _better(value: float, best: float | None, mode: str) -> bool:
     if value is None or math.isnan(value):
         return False
@@ -115,6 +129,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     from tuner.zoo import build_model, compile_model, set_unfrozen_blocks, setup_devices
 
     devices = setup_devices(cfg.get("mixed_precision", "auto"), cpu_threads=cfg.get("cpus"))
+    node = _node_id()
     seed = int(cfg.get("seed", 0))
     keras.utils.set_random_seed(seed)
     index = index_dataset(cfg["data_dir"], cfg.get("class_name_pattern"), int(cfg.get("split_seed", 0)))
@@ -204,6 +219,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 "total_params": total,
                 "weights_used": built.weights,
                 "gpus": devices.gpus,
+                "node": node,
                 "finished": False,
                 "failure_reason": "",
             }

@@ -1,0 +1,118 @@
+"""A search on a multi-node Ray cluster on this one machine (ray.cluster_utils.Cluster: one
+raylet per node): a CPU-0 head like cluster.yaml's, three 1-CPU worker nodes. Trials land on
+different nodes; a node killed mid-trial costs at most one epoch; the leaderboard accounts for
+every trial. The search runs as the real command, in its own process, against the cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.search.conftest import write_space
+from tuner.leaderboard import read_leaderboard
+from tuner.search._driver import RAY_ENV, storage_problem
+
+pytestmark = pytest.mark.slow
+
+SPACE = """
+kind: scratch
+metric: val_accuracy
+architectures: [lenet5]
+params:
+  lr: {loguniform: [3.0e-3, 3.0e-2]}
+  optimizer: {fixed: sgd_momentum}
+  batch_size: {fixed: 32}
+  input_size: {fixed: 32}
+  augment: {fixed: none}
+budget: {num_samples: 2, max_epochs: 8, grace_period: 8, reduction_factor: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    os.environ.update(RAY_ENV)  # read by the GCS and raylets when they start
+    small = {"object_store_memory": 150 * 1024**2}
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **small})
+    workers = [c.add_node(num_cpus=1, **small) for _ in range(3)]
+    c.wait_for_nodes()
+    yield c, workers
+    c.shutdown()
+
+
+def _epochs(trial_dir) -> list[tuple[int, str]]:
+    lines = (trial_dir / "result.json").read_text().splitlines()
+    out = []
+    for line in lines:
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if "epoch" in r:
+            out.append((int(r["epoch"]), str(r.get("node"))))
+    return out
+
+
+def test_trials_spread_over_nodes_and_a_killed_node_costs_at_most_one_epoch(cluster, tmp_path):
+    c, workers = cluster
+    # cluster_utils starts its raylets without token authentication: the driver must match.
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"} | {"RAY_ADDRESS": c.address}
+    space = write_space(tmp_path, SPACE)
+    storage = tmp_path / "runs"  # on one machine every node sees it: a shared filesystem
+    cmd = [sys.executable, "-m", "tuner.search", "--space", space, "--name", "multi", "--storage", str(storage), "--max-concurrent", "2"]
+    driver = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run_dir = storage / "multi"
+    victim = None
+    deadline = time.monotonic() + 300
+    try:
+        # Wait until a trial has checkpointed two epochs, then kill the node it trains on.
+        while victim is None and time.monotonic() < deadline:
+            assert driver.poll() is None, driver.stdout.read()
+            for trial_dir in (run_dir / "search").glob("*/"):
+                if not (trial_dir / "result.json").is_file():
+                    continue
+                epochs = _epochs(trial_dir)
+                if len(epochs) >= 2:
+                    node = epochs[-1][1]
+                    match = [w for w in workers if w.node_id.startswith(node)]
+                    if match:
+                        victim = (trial_dir.name, node, epochs[-1][0])
+                        c.remove_node(match[0], allow_graceful=False)
+                        break
+            time.sleep(0.2)
+        assert victim is not None, "no trial reached epoch 2"
+        out, _ = driver.communicate(timeout=600)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0, out[-4000:]
+    df, meta = read_leaderboard(run_dir)
+    assert len(df) == 2 and meta["ended"]
+    assert set(df["status"]) == {"completed"}, df[["trial_id", "status", "failure_reason"]]
+    # Every trial trained on a worker node (the head has no CPUs), on more than one node.
+    nodes = {n for d in df["trial_dir"] for _, n in _epochs(run_dir / d)}
+    assert len(nodes) >= 2, nodes
+    # The killed trial went on elsewhere from its last checkpoint: epochs 1..8 all reported,
+    # at most one repeated, the later ones from another node.
+    trial_id, dead_node, killed_at = victim
+    epochs = _epochs(run_dir / "search" / trial_id)
+    numbers = [e for e, _ in epochs]
+    assert set(numbers) == set(range(1, 9)), numbers
+    assert len(numbers) - len(set(numbers)) <= 1, f"more than one epoch lost: {numbers}"
+    assert epochs[-1][1] != dead_node
+    assert all(n != dead_node for e, n in epochs if e > killed_at + 1)
+    print(f"killed node {dead_node} at epoch {killed_at} of trial {trial_id}; epochs then: {numbers}")
+
+
+def test_local_storage_unseen_by_some_node_is_refused_naming_the_fix():
+    assert storage_problem("runs", {"a": True}) is None
+    assert storage_problem("runs", {"a": True, "b": True}) is None
+    message = storage_problem("runs", {"head": True, "gpu1": False, "gpu2": False})
+    assert "2 of the cluster's 3 nodes cannot see" in message
+    assert "s3://" in message and "shared filesystem" in message
