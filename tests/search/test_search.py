@@ -95,3 +95,35 @@ def test_nan_loss_fails_the_trial_and_the_search_goes_on(ray_address, tmp_path, 
     assert (failed["lr"] == 1e38).all()
     assert (df["status"] == "completed").sum() >= 1, "the search went on after the failure"
     assert resources_free()
+
+
+GRID_SPACE = """
+kind: scratch
+metric: val_accuracy
+architectures: [lenet5]
+params:
+  lr: {choice: [1.0e-3, 1.0e-2]}
+  optimizer: {choice: [adam, sgd_momentum]}
+  batch_size: {fixed: 64}
+  input_size: {fixed: 32}
+  augment: {fixed: none}
+budget: {max_epochs: 1, grace_period: 1, sampler: grid}
+"""
+
+
+def test_grid_sampler_runs_every_point_exactly_once(ray_address, tmp_path):
+    run_dir, _ = _search(tmp_path, GRID_SPACE, "grid")
+    df, meta = read_leaderboard(run_dir)
+    assert meta["num_samples"] == 4
+    assert sorted(zip(df["lr"], df["optimizer"])) == sorted((lr, o) for lr in (1e-3, 1e-2) for o in ("adam", "sgd_momentum"))
+
+
+def test_grid_sampler_refuses_continuous_parameters_and_num_samples(tmp_path):
+    from tuner.errors import ConfigError
+
+    space = write_space(tmp_path, GRID_SPACE.replace("{choice: [1.0e-3, 1.0e-2]}", "{loguniform: [1.0e-3, 1.0e-2]}"))
+    with pytest.raises(ConfigError, match="params.lr is continuous"):
+        build_plan(Options(space=space, storage=str(tmp_path)))
+    space = write_space(tmp_path, GRID_SPACE, name="grid.yaml")
+    with pytest.raises(ConfigError, match="--num-samples does not apply to a grid"):
+        build_plan(Options(space=space, storage=str(tmp_path), num_samples=3))

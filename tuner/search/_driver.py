@@ -316,7 +316,22 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
                 group=True,  # conditional parameters (per-architecture ranges)
                 n_startup_trials=max(2, min(10, num_samples // 3)),
             )
-        searcher = OptunaSearch(space=_stage_space(plan, stage), metric="objective", mode=plan["mode"], sampler=sampler)
+        kind = "tpe" if probe else plan.get("sampler", "tpe")
+        if kind == "grid":
+            from ray.tune.search.basic_variant import BasicVariantGenerator
+
+            from tuner.search._space import SearchSpace, grid_points
+
+            # Every point once, in order: the study's exhaustive grid. Each point replaces one
+            # sample; the keys must exist in the param space, so they are placeholders there.
+            points = grid_points(SearchSpace.model_validate(plan["space"]))
+            searcher = BasicVariantGenerator(points_to_evaluate=points)
+            param_space = dict.fromkeys(points[0])
+        else:
+            param_space = None
+            if kind == "random":
+                sampler = optuna.samplers.RandomSampler(seed=plan["seed"])
+            searcher = OptunaSearch(space=_stage_space(plan, stage), metric="objective", mode=plan["mode"], sampler=sampler)
         scheduler = ASHAScheduler(
             time_attr="epoch",  # reported by the worker; survives restore, unlike training_iteration
             # One past the last epoch: a trial that reaches max_epochs ends by itself, cleanly,
@@ -327,6 +342,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
         )
         tuner = tune.Tuner(
             trainable,
+            param_space=param_space,
             tune_config=tune.TuneConfig(
                 metric="objective",
                 mode=plan["mode"],

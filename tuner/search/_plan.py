@@ -163,7 +163,13 @@ def build_plan(opts: Options) -> dict[str, Any]:
     for flag, value in (("--num-samples", opts.num_samples), ("--max-epochs", opts.max_epochs)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be >= 1, but got {value}")
+    if space.budget.sampler == "grid" and opts.num_samples is not None:
+        raise ConfigError(f"--num-samples does not apply to a grid space (budget.sampler: grid runs every point once); drop it, or use sampler tpe or random in {opts.space}")
     space = space.with_budget(num_samples=opts.num_samples, max_epochs=opts.max_epochs)
+    if space.budget.sampler == "grid":
+        from tuner.search._space import grid_points
+
+        space = space.with_budget(num_samples=len(grid_points(space)))
     if opts.gpus_per_trial is not None and opts.gpus_per_trial < 0:
         raise ConfigError(f"--gpus-per-trial must be >= 0, but got {opts.gpus_per_trial}")
     if opts.cpus_per_trial is not None and opts.cpus_per_trial <= 0:
@@ -250,6 +256,7 @@ def build_plan(opts: Options) -> dict[str, Any]:
         "grace_period": min(space.budget.grace_period, space.budget.max_epochs),
         "reduction_factor": space.budget.reduction_factor,
         "patience": space.budget.patience,
+        "sampler": space.budget.sampler,
         "probe_samples": space.budget.probe_samples,
         "probe_epochs": min(space.budget.probe_epochs, space.budget.max_epochs),
         "seed": opts.seed,

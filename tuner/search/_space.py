@@ -134,6 +134,9 @@ class Budget(_Frozen):
     patience: int | None = Field(None, ge=1)
     probe_samples: int = Field(4, ge=1)
     probe_epochs: int = Field(5, ge=1)
+    # How trials are chosen: Optuna's TPE (default), Optuna's random sampler, or every point
+    # of a fully discrete space once (the study's exhaustive grid; num_samples is the grid).
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
 
 
 class Demo(_Frozen):
