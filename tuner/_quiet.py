@@ -8,6 +8,7 @@ repeat for every trial; the worker imports TensorFlow with file descriptor 2 poi
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -30,8 +31,13 @@ def import_tensorflow_quietly():
     try:
         os.dup2(devnull, 2)
         import tensorflow
+        import keras  # noqa: F401 - every caller needs it; imported before the freeze below
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    # TensorFlow and Keras leave ~a million long-lived objects behind; every later full
+    # garbage collection walks them all. Freezing them (CPython's gc.freeze) made indexing a
+    # 4,000-image dataset in a trial process 6x faster (0.28 s -> 0.04 s, bench/cache.py).
+    gc.freeze()
     return tensorflow

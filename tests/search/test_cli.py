@@ -91,6 +91,11 @@ def test_resources_are_sized_so_trials_never_deadlock():
     assert plan["max_concurrent"] == 4
     with pytest.raises(ConfigError, match="more than any node"):
         size_resources({"gpus_per_trial": None, "cpus_per_trial": 3, "max_concurrent": None}, 2, 0, 0, 2)
+    # On CPUs, a search that runs one trial at a time gives it every core.
+    for limit in ({"num_samples": 1}, {"num_samples": 8, "max_concurrent": 1}):
+        plan = {"gpus_per_trial": None, "cpus_per_trial": None, "max_concurrent": None, **limit}
+        size_resources(plan, 2, 0, 0, 2)
+        assert (plan["cpus_per_trial"], plan["max_concurrent"]) == (2.0, 1)
 
 
 def _saved_run(tmp_path, data, space):

@@ -292,8 +292,14 @@ def size_resources(plan: dict[str, Any], cluster_cpus: float, cluster_gpus: floa
             f"use at most {node_max_gpus:g}" + ("" if node_max_gpus else " (this cluster has no GPU: use 0)")
         )
     cpus = plan.get("cpus_per_trial")
-    if cpus is None:
-        cpus = 1.0 if not gpus else float(min(8, max(1, math.floor(node_max_cpus / max(node_max_gpus, 1) * gpus))))
+    if cpus is None and not gpus:
+        # On CPUs, trials share the cores: as many 1-CPU trials as there are cores, unless
+        # fewer trials can run at once (a short search, --max-concurrent), which then get
+        # the cores between them (TensorFlow uses them all for one trial).
+        at_once = min(x for x in (plan.get("num_samples"), plan.get("max_concurrent"), cluster_cpus) if x)
+        cpus = float(max(1, math.floor(node_max_cpus / max(1, at_once))))
+    elif cpus is None:
+        cpus = float(min(8, max(1, math.floor(node_max_cpus / max(node_max_gpus, 1) * gpus))))
     if cpus > node_max_cpus:
         raise ConfigError(f"--cpus-per-trial {cpus:g} is more than any node has ({node_max_cpus:g}); use at most {node_max_cpus:g}")
     fit = int(cluster_cpus // cpus) if cpus else 1
