@@ -325,7 +325,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
             # Every point once, in order: the study's exhaustive grid. Each point replaces one
             # sample; the keys must exist in the param space, so they are placeholders there.
             points = grid_points(SearchSpace.model_validate(plan["space"]))
-            searcher = BasicVariantGenerator(points_to_evaluate=points)
+            searcher = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=plan["max_concurrent"])
             param_space = dict.fromkeys(points[0])
         else:
             param_space = None
@@ -349,7 +349,8 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
                 search_alg=searcher,
                 scheduler=scheduler,
                 num_samples=num_samples,
-                max_concurrent_trials=plan["max_concurrent"],
+                # The grid's generator limits itself (Tune ignores this for it, with a warning).
+                max_concurrent_trials=None if kind == "grid" else plan["max_concurrent"],
                 trial_dirname_creator=trial_dirname,
                 trial_name_creator=trial_dirname,
             ),
@@ -368,6 +369,23 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
     tracked = sorted(Path(r.path).name for r in results if r.path)
     (run_dir / stage).mkdir(exist_ok=True)
     (run_dir / stage / TRACKED_FILE).write_text(json.dumps(tracked))
+    _record_unstarted_failures(run_dir / stage, results)
+
+
+def _record_unstarted_failures(stage_dir: Path, results: Any) -> None:
+    """A trial that failed before it wrote anything (its actor never started, say) still gets
+    a leaderboard row: its config and the error go where its files would have been."""
+    from tuner.search._trial import FAILURE_FILE, _one_line
+
+    for r in results:
+        if not r.path or r.error is None:
+            continue
+        folder = stage_dir / Path(r.path).name
+        if (folder / "params.json").is_file():
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "params.json").write_text(json.dumps(r.config or {}, default=str))
+        (folder / FAILURE_FILE).write_text(json.dumps({"reason": f"error: {_one_line(r.error)}"}))
 
 
 _WEIGHTS_CHECK = """
