@@ -31,3 +31,19 @@ def resources_free(wait: float = 10.0) -> bool:
             print(f"resources still held: free={free} total={total} placement groups={held}")
             return False
         time.sleep(0.5)
+
+
+def lenet_space(budget: str, batch_size: int = 64) -> str:
+    """A scratch LeNet-5 space on the digits at 32 px: real training in seconds per epoch."""
+    return f"""
+kind: scratch
+metric: val_accuracy
+architectures: [lenet5]
+params:
+  lr: {{loguniform: [3.0e-3, 3.0e-2]}}
+  optimizer: {{fixed: sgd_momentum}}
+  batch_size: {{fixed: {batch_size}}}
+  input_size: {{fixed: 32}}
+  augment: {{fixed: none}}
+budget: {{{budget}}}
+"""

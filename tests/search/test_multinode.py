@@ -13,24 +13,13 @@ import time
 
 import pytest
 
-from tests.search.conftest import write_space
+from tests.search.conftest import lenet_space, write_space
 from tuner.leaderboard import read_leaderboard
 from tuner.search._driver import RAY_ENV, storage_problem
 
 pytestmark = pytest.mark.slow
 
-SPACE = """
-kind: scratch
-metric: val_accuracy
-architectures: [lenet5]
-params:
-  lr: {loguniform: [3.0e-3, 3.0e-2]}
-  optimizer: {fixed: sgd_momentum}
-  batch_size: {fixed: 32}
-  input_size: {fixed: 32}
-  augment: {fixed: none}
-budget: {num_samples: 2, max_epochs: 16, grace_period: 16, reduction_factor: 2}
-"""
+SPACE = lenet_space("num_samples: 2, max_epochs: 16, grace_period: 16, reduction_factor: 2", batch_size=32)
 
 
 @pytest.fixture(scope="module")
