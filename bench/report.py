@@ -5,6 +5,7 @@ over the shipped finetune space, 3 architectures, 3 groupings, ASHA-stopped and 
 per-epoch histories. Each stage is timed in the same run, so the total's split is visible.
 
     python bench/report.py [--trials 1000] [--repeat 3]
+    python bench/report.py --quick      # 1,000 trials, one run
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, default=1000)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="one run instead of --repeat")
     args = p.parse_args()
+    if args.quick:
+        args.repeat = 1
     from tests.report._synthetic import write_synthetic_run
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -99,8 +99,12 @@ def test_trials_spread_over_nodes_and_a_killed_node_costs_at_most_one_epoch(clus
     numbers = [e for e, _ in epochs]
     assert set(numbers) == set(range(1, 17)), numbers
     assert len(numbers) - len(set(numbers)) <= 1, f"more than one epoch lost: {numbers}"
-    assert epochs[-1][1] != dead_node
-    assert all(n != dead_node for e, n in epochs if e > killed_at + 1)
+    # The dead node's epochs are a prefix (the run folder's copy lags the kill by up to one
+    # sync, so it may hold more epochs than were seen at the kill); from the switch on, every
+    # epoch comes from another node.
+    switch = next(i for i, (_, n) in enumerate(epochs) if n != dead_node)
+    assert all(n != dead_node for _, n in epochs[switch:]), epochs
+    assert epochs[switch][0] > killed_at
 
 
 def test_local_storage_unseen_by_some_node_is_refused_naming_the_fix():
