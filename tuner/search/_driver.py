@@ -60,7 +60,12 @@ def trial_dirname(trial: Any) -> str:
 
 
 def init_ray(local: bool, num_cpus: int | None = None) -> None:
-    """Connect to a running cluster (``RAY_ADDRESS``) unless ``local``; else start one here."""
+    """Join the running cluster unless ``local``, else start Ray on this machine.
+
+    Without ``local``: ``RAY_ADDRESS`` if set, else a cluster ``ray start`` runs on this
+    machine (the head node of ``ray up``), else a new local instance. With ``local``: always
+    a new instance on this machine, even beside a running cluster.
+    """
     import ray
 
     os.environ.update(RAY_ENV)
@@ -80,7 +85,9 @@ def init_ray(local: bool, num_cpus: int | None = None) -> None:
     # The dashboard process is what lets Ray Train release the placement groups of trials
     # ASHA stops (design.md 1a); bind it to this machine only.
     ray.init(
-        num_cpus=num_cpus,
+        # "local" never joins a cluster ray start runs here; None joins one if there is.
+        address="local" if local else None,
+        num_cpus=num_cpus if local else None,
         include_dashboard=True,
         dashboard_host="127.0.0.1",
         **kwargs,
