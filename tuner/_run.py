@@ -16,11 +16,22 @@ from typing import Any
 from tuner.errors import ConfigError, DataError
 from tuner.leaderboard import read_leaderboard
 
-__all__ = ["CONFUSION_FILE", "WEIGHTS_FILE", "Run", "load_run"]
+__all__ = ["CONFUSION_FILE", "EPOCHS_DIR", "FAILURE_FILE", "WEIGHTS_FILE", "Run", "journal_path", "load_run"]
 
 # The checkpoint files a trial writes (tuner.search._worker imports them from here).
 CONFUSION_FILE = "confusion.npy"
 WEIGHTS_FILE = "model.weights.h5"
+#: In a trial folder: why the trial failed (``{"reason": ...}``).
+FAILURE_FILE = "failure.json"
+#: ``RUN_DIR/epochs/<stage>/<trial_id>.jsonl``: every report a trial made, one JSON line each,
+#: appended as it reaches Tune and kept across ``--resume`` (Tune's own ``result.json`` is
+#: rewritten when a trial is restored).
+EPOCHS_DIR = "epochs"
+
+
+def journal_path(run_dir: str | os.PathLike[str], stage: str, trial_id: str) -> Path:
+    """The report journal of one trial."""
+    return Path(run_dir) / EPOCHS_DIR / stage / f"{trial_id}.jsonl"
 _PLAN_FILE = "run.json"
 
 

@@ -6,12 +6,13 @@ never with a traceback. Every message states the rule that was broken, the value
 the fix, e.g. ``"--data 'x' is not a directory; pass the folder that holds your class
 folders"``.
 
-Anything else is a bug or an environment failure and keeps its traceback.
+``TrialFailed`` ends one trial (recorded, the search goes on); ``FatalTrialError`` ends the
+search. Anything else is a bug or an environment failure and keeps its traceback.
 """
 
 from __future__ import annotations
 
-__all__ = ["TunerError", "ConfigError", "DataError", "USER_ERROR_EXIT_CODE"]
+__all__ = ["ConfigError", "DataError", "FatalTrialError", "TrialFailed", "TunerError", "USER_ERROR_EXIT_CODE"]
 
 #: Exit status of every command when the user gave bad input.
 USER_ERROR_EXIT_CODE = 2
@@ -27,3 +28,12 @@ class ConfigError(TunerError):
 
 class DataError(TunerError):
     """A dataset that cannot be used as given (missing, empty, inconsistent)."""
+
+
+class TrialFailed(RuntimeError):
+    """A trial ended without a usable result (NaN loss, out of memory, a crashed or stalled
+    worker). The search records it, with its reason, and goes on."""
+
+
+class FatalTrialError(TunerError):
+    """A trial hit something that would fail every other trial too; the search stops."""

@@ -272,7 +272,7 @@ def _stage_space(plan: dict[str, Any], stage: str):
     return DefineByRun(space)
 
 
-def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
+def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks: list[Any] | None = None) -> None:
     import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -283,7 +283,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
     probe = stage == "probe"
     num_samples = plan["probe_samples"] if probe else plan["num_samples"]
     max_epochs = plan["probe_epochs"] if probe else plan["max_epochs"]
-    stage_plan = {**{k: v for k, v in plan.items() if not k.startswith("_")}, "max_epochs": max_epochs}
+    stage_plan = {**{k: v for k, v in plan.items() if not k.startswith("_")}, "max_epochs": max_epochs, "stage": stage, "run_dir": str(run_dir)}
     if probe:
         stage_plan["grouping_files"] = {}
         stage_plan["common_grouping_file"] = None
@@ -307,6 +307,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
         PlacementGroupReleaser(),
         LeaderboardCallback(str(run_dir), plan, stage),
         ProgressCallback(stage, plan["metric"], plan["mode"], num_samples),
+        *(extra_callbacks or []),
     ]
     fs, storage_root = _tune_storage(run_dir, plan)
     exp_path = f"{storage_root}/{stage}"
@@ -382,7 +383,8 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str) -> None:
 def _record_unstarted_failures(stage_dir: Path, results: Any) -> None:
     """A trial that failed before it wrote anything (its actor never started, say) still gets
     a leaderboard row: its config and the error go where its files would have been."""
-    from tuner.search._trial import FAILURE_FILE, _one_line
+    from tuner._run import FAILURE_FILE
+    from tuner.search._trial import one_line
 
     for r in results:
         if not r.path or r.error is None:
@@ -392,7 +394,7 @@ def _record_unstarted_failures(stage_dir: Path, results: Any) -> None:
             continue
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "params.json").write_text(json.dumps(r.config or {}, default=str))
-        (folder / FAILURE_FILE).write_text(json.dumps({"reason": f"error: {_one_line(r.error)}"}))
+        (folder / FAILURE_FILE).write_text(json.dumps({"reason": f"error: {one_line(r.error)}"}))
 
 
 _WEIGHTS_CHECK = """
@@ -595,8 +597,20 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], ou
     print(f"tensorboard: tensorboard --logdir {run_dir}", file=out)
 
 
-def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: TextIO | None = None, num_cpus: int | None = None, local: bool = False) -> list[dict[str, Any]]:
-    """Run (or resume) a search described by ``plan`` into ``run_dir``; returns the final rows."""
+def run_search(
+    plan: dict[str, Any],
+    run_dir: Path,
+    resume: bool = False,
+    out: TextIO | None = None,
+    num_cpus: int | None = None,
+    local: bool = False,
+    callbacks: list[Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Run (or resume) a search described by ``plan`` into ``run_dir``; returns the final rows.
+
+    ``callbacks``: more ``ray.tune.Callback`` objects for every stage (module-level classes,
+    so a resumed run can unpickle them).
+    """
     out = out or sys.stdout
     run_dir = Path(run_dir).expanduser().resolve()  # Tune's storage needs an absolute path
     from tuner.data import index_dataset, open_cache
@@ -636,13 +650,13 @@ def run_search(plan: dict[str, Any], run_dir: Path, resume: bool = False, out: T
         print(f"image cache {'built' if cache.built_now else 'warm'} in {time.perf_counter() - t0:.1f}s: {cache.path}", file=out, flush=True)
         if plan.get("needs_probe"):
             print(f"[probe] {plan['probe_samples']} trials without grouping, to derive {', '.join(plan['auto_groupings'])}", file=out, flush=True)
-            _run_stage(run_dir, plan, "probe")
+            _run_stage(run_dir, plan, "probe", callbacks)
             write_run_leaderboard(run_dir, plan)
             _resolve_auto_groupings(run_dir, plan, run_dir)
             _set_common_space(run_dir, plan)
             plan["needs_probe"] = False
             save_plan(plan, run_dir)
-        _run_stage(run_dir, plan, "search")
+        _run_stage(run_dir, plan, "search", callbacks)
         write_run_leaderboard(run_dir, plan)
         _evaluate_top(run_dir, plan)
         ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuner.search._trial import FAILURE_FILE
+from tuner._run import FAILURE_FILE
 
 __all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
 

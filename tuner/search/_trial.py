@@ -6,24 +6,23 @@ training, which a trial never uses (one worker holding N GPUs; Keras 3 breaks wi
 workers, keras#20585), and importing ``ray.train.tensorflow`` imports TensorFlow into the
 trial actor and the Train controller, ~3.4 s each per trial. With the base trainer only the
 worker process imports TensorFlow.
+
+Reports reach Tune through ``tuner.search._relay`` (not Ray's ``TuneReportCallback``, whose
+end-of-trial race hung searches); see that module for why it cannot deadlock.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from pathlib import Path
 from typing import Any
 
-__all__ = ["FAILURE_FILE", "TrialFailed", "trial_config", "tune_trial"]
+from tuner._run import FAILURE_FILE, journal_path
+from tuner.errors import TrialFailed
 
-FAILURE_FILE = "failure.json"
-
-
-class TrialFailed(RuntimeError):
-    """A trial ended without a usable result (NaN loss, out of memory, a crashed worker).
-
-    The search records it and goes on; only a fatal error stops a search.
-    """
+__all__ = ["one_line", "trial_config", "tune_trial", "write_failure"]
 
 
 def trial_config(config: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
@@ -55,15 +54,17 @@ def trial_config(config: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]
 def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
     """Run one trial: a Ray Train run with one worker holding the trial's GPUs.
 
-    Metrics reach Tune every epoch through ``TuneReportCallback``. A trial whose training
-    ends in failure (NaN loss, out of memory, a worker that keeps crashing) writes
-    ``failure.json`` into its trial folder and raises :class:`TrialFailed`.
+    A trial whose training ends in failure (NaN loss, out of memory, a worker that keeps
+    crashing) writes ``failure.json`` into its trial folder and raises :class:`TrialFailed`.
     """
+    import ray
     import ray.train
     import ray.tune
     from ray.train.v2.api.data_parallel_trainer import DataParallelTrainer
-    from ray.tune.integration.ray_train import TuneReportCallback
+    from ray.util.queue import Queue
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from tuner.search._relay import RelayCallback, relay
     from tuner.search._worker import ray_train_loop
 
     context = ray.tune.get_context()
@@ -78,6 +79,10 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
         from tuner._storage import open_uri
 
         train_fs, train_path = open_uri(plan["train_storage"])
+    # The queue lives beside this actor (the head node) and dies with it: it holds no CPU, so
+    # it never waits for resources the trials hold.
+    here = ray.get_runtime_context().get_node_id()
+    queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=False)})
     trainer = DataParallelTrainer(
         ray_train_loop,
         train_loop_config=trial_config(config, plan),
@@ -87,7 +92,7 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
             name=trial_id,
             storage_path=train_path,
             storage_filesystem=train_fs,
-            callbacks=[TuneReportCallback()],
+            callbacks=[RelayCallback(queue)],
             failure_config=ray.train.FailureConfig(max_failures=int(plan.get("worker_retries", 2))),
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=1, checkpoint_score_attribute=plan["metric"], checkpoint_score_order=plan["mode"]
@@ -96,20 +101,42 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
             logging_config=ray.train.LoggingConfig(log_level="WARNING"),
         ),
     )
+    outcome: dict[str, Any] = {}
+
+    def fit() -> None:
+        try:
+            outcome["result"] = trainer.fit()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the trial's own thread below
+            outcome["error"] = exc
+
+    # A daemon: when Tune stops the trial (ASHA), the actor exits without waiting for it.
+    fit_thread = threading.Thread(target=fit, name=f"fit-{trial_id}", daemon=True)
+    fit_thread.start()
+    relay(queue, fit_thread, journal_path(plan["run_dir"], plan["stage"], trial_id))
+    if "error" in outcome:
+        raise outcome["error"]
     # A failure the worker itself reported (NaN loss, out of memory) is recorded here. Any
     # other exception propagates: Tune then marks the trial ERROR and writes error.txt, while
     # the controller dying because Tune stopped the trial (ASHA) is not a failure at all.
-    result = trainer.fit()
+    result = outcome["result"]
     metrics = result.metrics or {}
     reason = str(metrics.get("failure_reason") or "")
     if not reason and result.error is not None:
-        raise TrialFailed(f"error: {_one_line(result.error)}")
+        raise TrialFailed(f"error: {one_line(result.error)}")
     if reason:
-        with open(os.path.join(trial_dir, FAILURE_FILE), "w") as fh:
-            json.dump({"trial_id": trial_id, "reason": reason}, fh)
+        write_failure(trial_dir, trial_id, reason)
         raise TrialFailed(reason)
 
 
-def _one_line(exc: BaseException) -> str:
+def write_failure(trial_dir: str | Path, trial_id: str, reason: str) -> None:
+    """Record why a trial failed in its folder (the leaderboard's ``failure_reason``)."""
+    os.makedirs(trial_dir, exist_ok=True)
+    tmp = os.path.join(trial_dir, f".{FAILURE_FILE}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump({"trial_id": trial_id, "reason": reason}, fh)
+    os.replace(tmp, os.path.join(trial_dir, FAILURE_FILE))
+
+
+def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:300]}"
