@@ -25,7 +25,7 @@ _META_KEY = b"tuner"
 COLUMNS: dict[str, str] = {
     "trial_id": "string",
     "stage": "string",  # probe | search
-    "status": "string",  # completed | stopped_early | failed | running
+    "status": "string",  # completed | stopped_early (by ASHA) | failed | interrupted (driver died; epochs kept) | running
     "failure_reason": "string",
     "architecture": "string",
     "weights": "string",

@@ -69,3 +69,10 @@ def test_a_slow_driver_never_hangs_the_end_of_a_trial(ray_address, tmp_path):
     for history in df["history"]:
         assert [h["epoch"] for h in json.loads(history)] == [1, 2, 3]
     assert resources_free(30)
+    # Quiet console (issue 11): Ray's internals go to the run's ray.log, not the terminal.
+    shown = done.stdout + done.stderr
+    for internal in ("core_worker", "(raylet)", "raylet.cc", "PlacementGroupCleaner", "(pid=", "PYTHON worker processes"):
+        assert internal not in shown, f"Ray's {internal!r} reached the terminal:\n{shown[-3000:]}"
+    log = storage / "slow" / "ray.log"
+    assert f"Ray's log (its workers' output and warnings): {log}" in done.stdout
+    assert "[search] 4/4 trials done" in done.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tuner._run import journal_path
 from tuner.search._rows import INTERRUPTED, TRACKED_FILE, collect_rows
 
 
@@ -40,5 +41,26 @@ def test_untracked_trial_folders_after_a_crash_are_dropped_or_marked_interrupted
     rows = {r["trial_id"]: r for r in collect_rows(tmp_path, "val_accuracy", "max")}
     assert set(rows) == {"kept", "lost"}
     assert rows["kept"]["status"] == "completed"
-    assert rows["lost"]["status"] == "failed" and rows["lost"]["failure_reason"] == INTERRUPTED
-    assert rows["lost"]["epochs_run"] == 2
+    assert rows["lost"]["status"] == "interrupted" and rows["lost"]["failure_reason"] == INTERRUPTED
+    assert (rows["lost"]["epochs_run"], rows["lost"]["best_epoch"], rows["lost"]["objective"]) == (2, 2, 0.4)
+
+
+def test_the_journal_keeps_epochs_that_a_restored_trial_lost_from_result_json(tmp_path):
+    # Issue 11: after --resume, Tune's result.json of a restored trial held only its last
+    # epoch (0.422 at 15) while it had peaked at epoch 8 (0.641): the row must keep the peak.
+    accs = [0.3, 0.4, 0.5, 0.55, 0.6, 0.62, 0.63, 0.641, 0.6, 0.55, 0.5, 0.45, 0.44, 0.43, 0.422]
+    folder = _trial(tmp_path / "search", "fe1a590b", [])
+    (folder / "result.json").write_text(json.dumps({"epoch": 15, "val_accuracy": 0.422, "finished": True, "checkpoint_path": "train/fe1a590b/checkpoint_15"}) + "\n")
+    for e in (8, 15):
+        (tmp_path / "train" / "fe1a590b" / f"checkpoint_{e}").mkdir(parents=True)
+    journal = journal_path(tmp_path, "search", "fe1a590b")
+    journal.parent.mkdir(parents=True)
+    lines = [{"epoch": i + 1, "val_accuracy": a, "finished": i == 14, "checkpoint_path": str(tmp_path / f"train/fe1a590b/checkpoint_{i + 1}")} for i, a in enumerate(accs)]
+    lines.insert(10, {**lines[9], "val_accuracy": 0.1})  # epoch 10 reported twice (worker restarted): the later wins
+    journal.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (row,) = collect_rows(tmp_path, "val_accuracy", "max")
+    assert (row["status"], row["epochs_run"], row["best_epoch"], row["objective"]) == ("completed", 15, 8, 0.641)
+    assert row["checkpoint_path"] == "train/fe1a590b/checkpoint_8"
+    history = json.loads(row["history"])
+    assert [h["epoch"] for h in history] == list(range(1, 16))
+    assert [h["val_accuracy"] for h in history] == accs[:9] + [0.1] + accs[10:]

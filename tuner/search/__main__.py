@@ -40,6 +40,13 @@ def _parser() -> ArgumentParser:
     p.add_argument("--local", action="store_true", help="always start a Ray instance on this machine (ignore RAY_ADDRESS)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted search; finished trials are kept")
     p.add_argument("--groupings-from", metavar="RUN_DIR", help="derive auto:K groupings from this earlier run instead of a probe stage")
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="end a running trial as failed (stalled) after this long without a report "
+        "(default: adapts, 5x the slowest epoch seen, at least 300 s; 900 s before a trial's first epoch)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved space, the resource plan and the cost estimate, then exit")
     return p
 
@@ -53,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_dir = Path(args.resume)
         plan = check_resume(run_dir, args.space if "--space" in (argv or sys.argv) else None, args.data)
+        if args.stall_timeout is not None:
+            plan["stall_timeout"] = _stall_timeout(args.stall_timeout)
         print(f"resuming {run_dir}", flush=True)
         run_search(plan, run_dir, resume=True, local=args.local)
         return 0
@@ -74,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         groupings_from=args.groupings_from,
     )
     plan = build_plan(opts)
+    plan["stall_timeout"] = _stall_timeout(args.stall_timeout) if args.stall_timeout is not None else None
     from tuner._storage import is_uri, join_uri
 
     if is_uri(args.storage):
@@ -104,6 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     run_search(plan, run_dir, local=args.local)
     return 0
+
+
+def _stall_timeout(seconds: float) -> float:
+    if not seconds > 0:
+        from tuner.errors import ConfigError
+
+        raise ConfigError(f"--stall-timeout must be a number of seconds > 0, but got {seconds:g}")
+    return float(seconds)
 
 
 def _print_dry_run(plan: dict, run_dir: Path) -> None:

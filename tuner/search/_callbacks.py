@@ -6,43 +6,115 @@ Imported only when a search runs (it imports Ray).
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
 
-__all__ = ["LeaderboardCallback", "PlacementGroupReleaser", "ProgressCallback", "mirror_trial_files", "release_placement_group"]
+from tuner.search._console import say
+
+_log = logging.getLogger("tuner.search")
+
+__all__ = ["LeaderboardCallback", "PlacementGroupReleaser", "ProgressCallback", "StallWatchdog", "mirror_trial_files", "release_placement_group"]
 
 
 class LeaderboardCallback(Callback):
-    """Rewrites ``RUN_DIR/leaderboard.parquet`` whenever a trial starts or ends."""
+    """Keeps ``RUN_DIR/leaderboard.parquet`` current while a stage runs, off Tune's loop.
 
-    def __init__(self, run_dir: str, plan: dict[str, Any], stage: str = "search"):
+    Rewriting the leaderboard reads every trial's files (about 0.5 s at 200 trials), so Tune's
+    callbacks only take a snapshot of the trials and wake a writer thread; the thread rewrites
+    at most every ``min_interval`` seconds, coalescing what arrived meanwhile. The driver
+    writes the final leaderboard itself, synchronously, once the stage has ended.
+    """
+
+    def __init__(self, run_dir: str, plan: dict[str, Any], stage: str = "search", min_interval: float = 2.0):
         self.run_dir = run_dir
         self.plan = {k: v for k, v in plan.items() if not k.startswith("_")}
         self.stage = stage
+        self.min_interval = min_interval
+        self._init_writer()
 
-    def _write(self, trials, ended=None) -> None:
-        from tuner.search._driver import write_run_leaderboard
+    def _init_writer(self) -> None:
+        self._pending: tuple[set[str], dict[str, str]] | None = None
+        self._wake = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.writes = 0
 
+    def __getstate__(self):  # Tune pickles callbacks with the experiment: no thread or lock
+        return {k: v for k, v in self.__dict__.items() if k in ("run_dir", "plan", "stage", "min_interval")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._init_writer()
+
+    def _snapshot(self, trials, ended=None) -> None:
         running = {t.trial_id for t in trials if t is not ended and t.status in ("RUNNING", "PENDING")}
         fresh = {t.trial_id: t.local_path for t in trials if getattr(t, "local_path", None)}
+        with self._wake:
+            self._pending = (running, fresh)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="tuner-leaderboard", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _loop(self) -> None:
+        last = 0.0
+        while True:
+            with self._wake:
+                while self._pending is None and not self._stop:
+                    self._wake.wait()
+                if self._stop:
+                    return
+            time.sleep(max(0.0, last + self.min_interval - time.monotonic()))  # coalesce bursts
+            with self._wake:
+                pending, self._pending = self._pending, None
+            if pending is None:
+                continue
+            try:
+                self.write(*pending)
+            except Exception as exc:  # noqa: BLE001 - the next write or the final one retries
+                say(f"warning: leaderboard update failed ({type(exc).__name__}: {exc}); it is rewritten when the stage ends", err=True)
+            last = time.monotonic()
+
+    def write(self, running: set[str], fresh: dict[str, str]) -> None:
+        """One rewrite (what the writer thread does)."""
+        from tuner.search._driver import write_run_leaderboard
+
         if self.plan.get("remote"):
             # Tune keeps the experiment on object storage; the trials' result files are staged
             # on this (head) node, where the trial actors run: keep a copy in the local run folder.
             mirror_trial_files(fresh.values(), Path(self.run_dir) / self.stage)
         write_run_leaderboard(Path(self.run_dir), self.plan, running, fresh=fresh)
+        self.writes += 1
+
+    def stop(self) -> None:
+        """Stop the writer thread after the write in progress, if any."""
+        with self._wake:
+            self._stop = True
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=120)
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self._write(trials)
+        self._snapshot(trials)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self._snapshot(trials)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self._write(trials, ended=trial)
+        self._snapshot(trials, ended=trial)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self._write(trials, ended=trial)
+        self._snapshot(trials, ended=trial)
+
+    def on_experiment_end(self, trials, **info):
+        self.stop()
 
 
 _TRIAL_FILES = ("params.json", "result.json", "failure.json", "error.txt")
@@ -74,11 +146,127 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
-class ProgressCallback(Callback):
-    """A progress line at most every few seconds: done/running/stopped/failed, best, elapsed, ETA."""
+#: Before a trial's first report (model build, weights, cache, the first epoch, a wait for
+#: the CPUs of a trial Tune is still tearing down), the watchdog allows at least this long...
+FIRST_REPORT_FLOOR_S = 900.0
+#: ...and between two reports at least this long, or ``EPOCH_FACTOR`` times the slowest epoch
+#: this search has seen, whichever is longer.
+EPOCH_FLOOR_S = 300.0
+EPOCH_FACTOR = 5.0
 
-    def __init__(self, stage: str, metric: str, mode: str, total: int, every: float = 5.0):
+
+class StallWatchdog(Callback):
+    """Ends a running trial that has reported nothing for too long, as ``failed``.
+
+    The limit is ``stall_timeout`` when given; otherwise it adapts to the search: before a
+    trial's first report, the longer of ``FIRST_REPORT_FLOOR_S`` and 3x the slowest first
+    report seen; after it, the longer of ``EPOCH_FLOOR_S`` and ``EPOCH_FACTOR`` x the slowest
+    epoch seen. A stalled trial gets ``failure.json`` (reason ``stalled: no report for N s``)
+    and its actor is killed: Ray then ends its Train run, which frees the worker's CPUs/GPUs,
+    Tune records the trial as errored and the search goes on.
+    """
+
+    def __init__(self, stall_timeout: float | None = None):
+        self.stall_timeout = stall_timeout
+        self._reset()
+
+    def _reset(self) -> None:
+        self.started: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.slowest_epoch = 0.0
+        self.slowest_first = 0.0
+        self.stalled: dict[str, str] = {}
+        self._last_check = 0.0
+
+    def __getstate__(self):
+        return {"stall_timeout": self.stall_timeout}
+
+    def __setstate__(self, state):
+        self.__init__(state.get("stall_timeout"))
+
+    def setup(self, **info):
+        self._reset()  # also after a restore: clocks restart in this process
+
+    def limit(self, trial_id: str) -> float:
+        """Seconds of silence allowed for this trial now."""
+        if self.stall_timeout:
+            return float(self.stall_timeout)
+        if trial_id in self.last:
+            return max(EPOCH_FLOOR_S, EPOCH_FACTOR * self.slowest_epoch)
+        return max(FIRST_REPORT_FLOOR_S, 3.0 * self.slowest_first)
+
+    def silences(self, now: float | None = None) -> dict[str, float]:
+        """Seconds since each running trial last reported (or started)."""
+        now = time.monotonic() if now is None else now
+        return {t: now - self.last.get(t, since) for t, since in self.started.items()}
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        now = time.monotonic()
+        self.started[trial.trial_id] = now
+        self.last.pop(trial.trial_id, None)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        now = time.monotonic()
+        tid = trial.trial_id
+        if tid not in self.started:  # restored trial: its clock starts now
+            self.started[tid] = now
+        if tid in self.last:
+            self.slowest_epoch = max(self.slowest_epoch, now - self.last[tid])
+        else:
+            self.slowest_first = max(self.slowest_first, now - self.started[tid])
+        self.last[tid] = now
+
+    def _forget(self, trial) -> None:
+        self.started.pop(trial.trial_id, None)
+        self.last.pop(trial.trial_id, None)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._forget(trial)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._forget(trial)
+
+    def on_step_end(self, iteration, trials, **info):
+        now = time.monotonic()
+        if now - self._last_check < 1.0:
+            return
+        self._last_check = now
+        silent = self.silences(now)
+        for trial in trials:
+            tid = trial.trial_id
+            if trial.status != "RUNNING" or tid not in silent or tid in self.stalled:
+                continue
+            if trial.trial_id not in self.started:
+                continue
+            if silent[tid] > self.limit(tid):
+                self._end(trial, silent[tid])
+
+    def _end(self, trial, silence: float) -> None:
+        from tuner.search._trial import write_failure
+
+        reason = f"stalled: no report for {silence:.0f} s"
+        self.stalled[trial.trial_id] = reason
+        if getattr(trial, "local_path", None):
+            write_failure(trial.local_path, trial.trial_id, reason)
+        say(f"trial {trial.trial_id} {reason} (limit {self.limit(trial.trial_id):.0f} s; --stall-timeout sets it): ending it as failed", err=True)
+        try:
+            import ray
+
+            actor = trial.temporary_state.ray_actor
+            if actor is not None:
+                ray.kill(actor, no_restart=True)
+        except Exception as exc:  # noqa: BLE001 - Tune may already be ending it
+            say(f"warning: could not end stalled trial {trial.trial_id}: {exc}", err=True)
+
+
+class ProgressCallback(Callback):
+    """A progress line at most every few seconds, and at least every ``heartbeat`` seconds:
+    done/running/stopped/failed, best, elapsed, ETA, and the longest silence of a running
+    trial once it passes a minute."""
+
+    def __init__(self, stage: str, metric: str, mode: str, total: int, every: float = 5.0, watchdog: StallWatchdog | None = None, heartbeat: float = 30.0):
         self.stage, self.metric, self.mode, self.total, self.every = stage, metric, mode, total, every
+        self.watchdog, self.heartbeat = watchdog, heartbeat
         self._reset()
 
     def _reset(self) -> None:
@@ -110,12 +298,21 @@ class ProgressCallback(Callback):
         if new > 0 and done < self.total:
             eta = f", ETA ~{_duration(elapsed / new * (self.total - done))}"
         best = f"best {self.metric} {self.best[0]:.4f} ({self.best[1]})" if self.best else "no result yet"
-        print(
+        quiet = ""
+        if self.watchdog is not None:
+            silences = self.watchdog.silences()
+            if silences:
+                tid, longest = max(silences.items(), key=lambda kv: kv[1])
+                if longest > 60:
+                    quiet = f" | trial {tid} silent for {_duration(longest)} (limit {_duration(self.watchdog.limit(tid))})"
+        say(
             f"[{self.stage}] {done}/{self.total} trials done ({stopped} stopped early by ASHA, {failed} failed), "
-            f"{running} running | {best} | {_duration(elapsed)} elapsed{eta}",
-            file=sys.stdout,
-            flush=True,
+            f"{running} running | {best} | {_duration(elapsed)} elapsed{eta}{quiet}",
         )
+
+    def on_step_end(self, iteration, trials, **info):
+        if time.monotonic() - self.last_print >= self.heartbeat:
+            self._line(trials, force=True)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         value = result.get(self.metric)
@@ -131,7 +328,16 @@ class ProgressCallback(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.ended[trial.trial_id] = "failed"
+        say(f"[{self.stage}] trial {trial.trial_id} failed: {failure_reason(getattr(trial, 'local_path', None))}")
         self._line(trials, force=True)
+
+
+def failure_reason(trial_dir: str | None) -> str:
+    """Why a trial failed, from its folder (``failure.json``, else Tune's ``error.txt``)."""
+    from tuner.search._rows import read_trial
+
+    data = read_trial(Path(trial_dir)) if trial_dir else None
+    return (data or {}).get("failure") or "error (see the trial's error.txt)"
 
 
 def release_placement_group(pg_hex: str | None) -> bool:
@@ -224,7 +430,7 @@ class PlacementGroupReleaser(Callback):
         for pg in ripe:
             since = self._idle_since[pg]
             if pg in ours and release_placement_group(pg):
-                print(f"released placement group {pg[:8]}: reserved but unused for {now - since:.0f}s (left by a stopped trial)", flush=True)
+                _log.info("released placement group %s: reserved but unused for %.0fs (left by a stopped trial)", pg[:8], now - since)
                 self._idle_since.pop(pg, None)
 
     def on_experiment_end(self, trials, **info):

@@ -21,6 +21,7 @@ from tuner._storage import join_uri
 from tuner.errors import ConfigError, TunerError
 from tuner.leaderboard import FILENAME, write_leaderboard
 from tuner.search._plan import common_grouping, load_plan, save_plan, size_resources
+from tuner.search._console import LOG_FILE, Console, say, search_console
 from tuner.search._rows import TRACKED_FILE, collect_rows
 
 __all__ = ["check_resume", "init_ray", "run_search", "trial_dirname", "write_run_leaderboard"]
@@ -299,20 +300,23 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
         LeaderboardCallback,
         PlacementGroupReleaser,
         ProgressCallback,
+        StallWatchdog,
     )
 
     # Module-level callback classes: Tune pickles them with the experiment and brings them
     # back on restore.
+    watchdog = StallWatchdog(plan.get("stall_timeout"))
     callbacks = [
         PlacementGroupReleaser(),
+        watchdog,
         LeaderboardCallback(str(run_dir), plan, stage),
-        ProgressCallback(stage, plan["metric"], plan["mode"], num_samples),
+        ProgressCallback(stage, plan["metric"], plan["mode"], num_samples, watchdog=watchdog),
         *(extra_callbacks or []),
     ]
     fs, storage_root = _tune_storage(run_dir, plan)
     exp_path = f"{storage_root}/{stage}"
     if tune.Tuner.can_restore(exp_path, storage_filesystem=fs):
-        print(f"[{stage}] resuming {exp_path}", flush=True)
+        say(f"[{stage}] resuming {exp_path}")
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False, storage_filesystem=fs)
     else:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -453,7 +457,7 @@ def _resolve_weights(plan: dict[str, Any]) -> None:
                 f"put them in ~/.keras/models or use --weights auto (falls back to random) or none"
             )
         else:
-            print(f"warning: ImageNet weights for {arch} could not be had ({why[:120]}); its trials start from random weights", file=sys.stderr)
+            say(f"warning: ImageNet weights for {arch} could not be had ({why[:120]}); its trials start from random weights", err=True)
             resolved[arch] = "none"
     plan["weights"] = resolved
 
@@ -564,7 +568,7 @@ def _evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
         try:
             scores[trial_id] = ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - a failed evaluation leaves that cell empty
-            print(f"warning: test evaluation of trial {trial_id} failed: {exc}", file=sys.stderr)
+            say(f"warning: test evaluation of trial {trial_id} failed: {exc}", err=True)
     (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
 
 
@@ -611,13 +615,28 @@ def run_search(
     ``callbacks``: more ``ray.tune.Callback`` objects for every stage (module-level classes,
     so a resumed run can unpickle them).
     """
-    out = out or sys.stdout
     run_dir = Path(run_dir).expanduser().resolve()  # Tune's storage needs an absolute path
-    from tuner.data import index_dataset, open_cache
-
     if not resume:
         _resolve_weights(plan)  # before Ray starts: a missing --weights imagenet is one line
+    # Ray's output goes to RUN_DIR/ray.log; until the run folder exists (it is made once Ray
+    # has checked the cluster), beside it.
+    log = run_dir / LOG_FILE if resume else run_dir.parent / f".{run_dir.name}.{LOG_FILE}"
+    try:
+        with search_console(log, out) as console:
+            return _run_search(plan, run_dir, resume, console, num_cpus, local, callbacks)
+    finally:
+        if not resume and not run_dir.exists():
+            log.unlink(missing_ok=True)  # refused before anything ran: leave nothing behind
+
+
+def _run_search(
+    plan: dict[str, Any], run_dir: Path, resume: bool, console: Console, num_cpus: int | None, local: bool, callbacks: list[Any] | None
+) -> list[dict[str, Any]]:
     import ray
+
+    from tuner.data import index_dataset, open_cache
+
+    out = console.out
     started_ray = not ray.is_initialized()
     init_ray(local, num_cpus)
     try:
@@ -629,6 +648,7 @@ def run_search(
         if not resume:
             size_resources(plan, *_cluster_shape())
             run_dir.mkdir(parents=True, exist_ok=False)
+            console.move_log(run_dir / LOG_FILE)
             plan["train_storage"] = join_uri(plan["remote"], "train") if plan.get("remote") else str((run_dir / "train").resolve())
             _copy_groupings(run_dir, plan)
             if plan.get("groupings_from"):
@@ -644,6 +664,7 @@ def run_search(
             file=out,
             flush=True,
         )
+        print(f"Ray's log (its workers' output and warnings): {console.log_path}", file=out, flush=True)
         index = index_dataset(plan["data_dir"], plan.get("class_name_pattern"), plan.get("split_seed", 0))
         t0 = time.perf_counter()
         cache = open_cache(index, plan["working_size"], plan.get("cache_dir"))

@@ -14,18 +14,50 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuner._run import FAILURE_FILE
+from tuner._run import FAILURE_FILE, journal_path
 
 __all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
 
 STAGES = ("probe", "search")
 TRACKED_FILE = "tracked_trials.json"  # written by the driver when a stage ends
-INTERRUPTED = "interrupted: the driver stopped before Tune recorded this trial, so the resumed search did not continue it"
+INTERRUPTED = "the driver stopped before Tune recorded this trial, so the resumed search did not continue it; its epochs are kept"
 _HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1")
 
 
-def read_trial(trial_dir: Path) -> dict[str, Any] | None:
-    """``{"params", "results", "failure"}`` of one Tune trial folder, or ``None`` if it is not one."""
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    out = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut by a crash
+    return out
+
+
+def merge_epochs(*sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One report per epoch, in epoch order; a later source (and a later line) wins.
+
+    Tune's ``result.json`` restarts when a trial is restored, and a worker restarted from a
+    checkpoint repeats the epochs after it; the journal keeps everything, newest last.
+    """
+    by_epoch: dict[int, dict[str, Any]] = {}
+    for source in sources:
+        for r in source:
+            if "epoch" in r:
+                try:
+                    by_epoch[int(r["epoch"])] = r
+                except (TypeError, ValueError):
+                    continue
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def read_trial(trial_dir: Path, journal: Path | None = None) -> dict[str, Any] | None:
+    """``{"params", "results", "failure"}`` of one Tune trial folder, or ``None`` if it is not one.
+
+    ``journal``: the trial's report journal (``RUN_DIR/epochs/<stage>/<id>.jsonl``), merged
+    with Tune's ``result.json``.
+    """
     params_file = trial_dir / "params.json"
     if not params_file.is_file():
         return None
@@ -33,14 +65,9 @@ def read_trial(trial_dir: Path) -> dict[str, Any] | None:
         params = json.loads(params_file.read_text())
     except ValueError:
         return None
-    results = []
-    result_file = trial_dir / "result.json"
-    if result_file.is_file():
-        for line in result_file.read_text().splitlines():
-            try:
-                results.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut by a crash
+    results = _json_lines(trial_dir / "result.json")
+    if journal is not None:
+        results = merge_epochs(results, _json_lines(journal))
     failure = None
     if (trial_dir / FAILURE_FILE).is_file():
         try:
@@ -116,7 +143,9 @@ def trial_row(
                 best = r
                 break
     last = results[-1] if results else {}
-    if failure or last.get("failure_reason"):
+    if data.get("interrupted") and not (failure or last.get("finished")):
+        status, reason = "interrupted", INTERRUPTED
+    elif failure or last.get("failure_reason"):
         status = "failed"
         reason = failure or last.get("failure_reason")
     elif last.get("finished"):
@@ -202,13 +231,13 @@ def collect_rows(
                 known[trial_id] = run_dir / stage / Path(path).name
         for trial_id, folder in sorted(known.items(), key=lambda kv: str(kv[1])):
             source = Path(fresh[trial_id]) if trial_id in fresh and Path(fresh[trial_id]).is_dir() else folder
-            data = read_trial(source)
+            data = read_trial(source, journal_path(run_dir, stage, trial_id))
             if data is None:
                 continue
             if tracked is not None and folder.name not in tracked:
-                if not any("epoch" in r for r in data["results"]):
+                if not data["results"]:
                     continue  # staged, never trained: nothing to report
-                data = {**data, "failure": data.get("failure") or INTERRUPTED}
+                data = {**data, "interrupted": True}
             rows.append(
                 trial_row(
                     trial_id,

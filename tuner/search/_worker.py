@@ -110,6 +110,14 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
         The last metrics reported.
     """
     t0 = time.perf_counter()
+    if checkpoint_dir:
+        with open(os.path.join(checkpoint_dir, STATE_FILE)) as fh:
+            ended = json.load(fh).get("metrics") or {}
+        if ended.get("finished"):
+            # This run had ended before the driver stopped, maybe before Tune heard of its last
+            # epoch: say it again, so the restored trial ends as it did, with its checkpoint.
+            report(ended, checkpoint_dir)
+            return ended
     import warnings
 
     # Keras' fit() passes shuffle=True to a tf.data input it cannot shuffle; ours already is.
