@@ -129,8 +129,13 @@ params:
   batch_size: {fixed: 32}
   input_size: {fixed: 32}
   augment: {fixed: none}
-budget: {num_samples: 4, max_epochs: 3, grace_period: 3, reduction_factor: 2}
+budget: {num_samples: 4, max_epochs: 5, grace_period: 5, reduction_factor: 2}
 """
+
+
+def _journal(run_dir: Path, trial_id: str) -> list[dict]:
+    path = run_dir / "epochs" / "search" / f"{trial_id}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def test_driver_killed_then_resume_finishes_without_losing_or_rerunning_trials(ray_address, tmp_path):
@@ -149,7 +154,11 @@ def test_driver_killed_then_resume_finishes_without_losing_or_rerunning_trials(r
                     df, _ = read_leaderboard(run_dir)
                 except Exception:  # noqa: BLE001 - mid-rename; try again
                     df = None
-                if df is not None and (df["status"] == "completed").sum() >= 1 and (df["status"] == "running").any():
+                running = [] if df is None else list(df[df["status"] == "running"]["trial_id"])
+                # Kill while a trial is mid-way: it has reported 2+ epochs and not its last.
+                midway = {t: _journal(run_dir, t) for t in running}
+                midway = {t: j for t, j in midway.items() if len(j) >= 2 and not j[-1].get("finished")}
+                if df is not None and (df["status"] == "completed").sum() >= 1 and midway:
                     for _, r in df[df["status"] == "completed"].iterrows():
                         done_before[r["trial_id"]] = int(r["epochs_run"])
                     break
@@ -160,16 +169,30 @@ def test_driver_killed_then_resume_finishes_without_losing_or_rerunning_trials(r
         driver.wait(timeout=30)
         killed_at = time.time()
     assert done_before, "no trial finished before the kill"
+    reported = {t: _journal(run_dir, t) for t in midway}  # everything Tune was told before the kill
     resumed = subprocess.run([*cmd[:3], "--resume", str(run_dir)], env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "resuming" in resumed.stdout
     df, meta = read_leaderboard(run_dir)
     search = df[df["stage"] == "search"]
     # A trial Tune staged after its last experiment checkpoint is not resumed: it is listed
-    # only if it trained, as failed (interrupted); the resumed search still runs 4 trials.
-    lost = (search["failure_reason"].fillna("") == INTERRUPTED).to_numpy(dtype=bool)
-    assert (~lost).sum() == 4 and set(search["status"]) <= {"completed", "stopped_early", "failed"}
+    # only if it trained, as interrupted with its epochs; the resumed search still runs 4 trials.
+    lost = (search["status"] == "interrupted").to_numpy(dtype=bool)
+    assert (~lost).sum() == 4 and set(search["status"]) <= {"completed", "stopped_early", "interrupted"}
+    assert (search[lost]["failure_reason"] == INTERRUPTED).all()
     assert all(json.loads(h) for h in search[lost]["history"])
+    # Issue 11: a trial running at the kill keeps every epoch it reported (continued from its
+    # last checkpoint, or interrupted), and its best epoch, objective and checkpoint.
+    for trial_id, before in reported.items():
+        row = search[search["trial_id"] == trial_id].iloc[0]
+        history = json.loads(row["history"])
+        assert row["epochs_run"] >= len(before) and len(history) == row["epochs_run"], (trial_id, history)
+        assert [h["val_accuracy"] for h in history[: len(before)]] == [r["val_accuracy"] for r in before], (trial_id, history, before)
+        best_before = max(r["val_accuracy"] for r in before)
+        assert row["objective"] >= best_before and row["objective"] == max(h["val_accuracy"] for h in history)
+        assert history[row["best_epoch"] - 1]["val_accuracy"] == row["objective"]
+        state = json.loads((run_dir / row["checkpoint_path"] / "state.json").read_text())
+        assert state["metrics"]["epoch"] == row["best_epoch"], "the checkpoint holds the best epoch's weights"
     assert meta["ended"]
     for trial_id, n in done_before.items():
         row = search[search["trial_id"] == trial_id].iloc[0]
@@ -178,3 +201,69 @@ def test_driver_killed_then_resume_finishes_without_losing_or_rerunning_trials(r
         checkpoints = list((run_dir / "train" / trial_id).glob("checkpoint_*"))
         assert checkpoints and all(p.stat().st_mtime < killed_at for p in checkpoints), f"trial {trial_id} was re-run"
     assert resources_free(30)
+
+
+STALL_SPACE = """
+kind: scratch
+metric: val_accuracy
+architectures: [lenet5]
+params:
+  lr: {fixed: 0.01}
+  optimizer: {fixed: sgd_momentum}
+  batch_size: {fixed: 8}
+  input_size: {fixed: 32}
+  augment: {fixed: light}
+budget: {num_samples: 2, max_epochs: 5, grace_period: 5, reduction_factor: 2}
+"""
+
+
+def test_a_trial_that_stops_reporting_is_ended_as_stalled_and_the_search_goes_on(ray_address, tmp_path, capsys):
+    """A worker frozen mid-epoch (SIGSTOP: a hung driver call, a dead NFS mount) never reports
+    again; the watchdog ends its trial as failed, frees its CPU and the search finishes."""
+    from ray.util.state import list_actors
+
+    space = write_space(tmp_path, STALL_SPACE)
+    plan = build_plan(Options(space=space, name="stall", storage=str(tmp_path / "runs")))
+    plan["stall_timeout"] = 20.0
+    run_dir = tmp_path / "runs" / "stall"
+    frozen: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def freezer():
+        deadline = time.monotonic() + 300
+        try:
+            while time.monotonic() < deadline and not frozen:
+                journals = list((run_dir / "epochs" / "search").glob("*.jsonl"))
+                if any(p.stat().st_size for p in journals):  # a trial has reported an epoch
+                    workers = [a for a in list_actors(filters=[("state", "=", "ALIVE")]) if a["class_name"] == "RayTrainWorker"]
+                    if workers:
+                        frozen["pid"] = int(workers[0]["pid"])
+                        os.kill(frozen["pid"], signal.SIGSTOP)
+                        return
+                time.sleep(0.2)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    thread = threading.Thread(target=freezer, daemon=True)
+    thread.start()
+    try:
+        run_search(plan, run_dir)
+    finally:
+        thread.join(timeout=5)
+        if frozen:
+            try:
+                os.kill(frozen["pid"], signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    assert not errors, errors
+    assert frozen, "no worker was frozen"
+    df, _ = read_leaderboard(run_dir)
+    assert len(df) == 2
+    stalled = df[df["status"] == "failed"]
+    assert len(stalled) == 1, df[["trial_id", "status", "failure_reason", "epochs_run"]]
+    assert stalled.iloc[0]["failure_reason"].startswith("stalled: no report for ")
+    assert (df["status"] == "completed").sum() == 1
+    assert "stalled: no report for" in capsys.readouterr().err
+    with pytest.raises(ProcessLookupError):  # the frozen worker was ended, not left behind
+        os.kill(frozen["pid"], 0)
+    assert resources_free(60)

@@ -64,3 +64,16 @@ def test_the_journal_keeps_epochs_that_a_restored_trial_lost_from_result_json(tm
     history = json.loads(row["history"])
     assert [h["epoch"] for h in history] == list(range(1, 16))
     assert [h["val_accuracy"] for h in history] == accs[:9] + [0.1] + accs[10:]
+
+
+def test_a_replayed_last_epoch_keeps_the_original_report_and_fills_a_gap(tmp_path):
+    from tuner.search._rows import merge_epochs
+
+    original = {"epoch": 3, "val_accuracy": 0.9, "finished": False, "checkpoint_path": "c3"}
+    replay = {"epoch": 3, "val_accuracy": 0.9, "finished": True, "replayed": True}
+    (merged,) = merge_epochs([original], [replay])
+    assert merged["checkpoint_path"] == "c3" and merged["val_accuracy"] == 0.9 and merged["finished"]
+    (alone,) = merge_epochs([], [replay])
+    assert alone["finished"] is True  # an epoch Tune never heard of before the crash
+    retrained = {"epoch": 3, "val_accuracy": 0.8, "checkpoint_path": "c3b"}
+    assert merge_epochs([original], [retrained])[0]["checkpoint_path"] == "c3b"

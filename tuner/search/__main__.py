@@ -44,8 +44,8 @@ def _parser() -> ArgumentParser:
         "--stall-timeout",
         type=float,
         metavar="SECONDS",
-        help="end a running trial as failed (stalled) after this long without a report "
-        "(default: adapts, 5x the slowest epoch seen, at least 300 s; 900 s before a trial's first epoch)",
+        help="end a running trial as failed (stalled) after this long without a new epoch "
+        "(default: 5x the slowest epoch seen, at least 300 s); before its first epoch a trial gets at least 900 s",
     )
     p.add_argument("--dry-run", action="store_true", help="print the resolved space, the resource plan and the cost estimate, then exit")
     return p

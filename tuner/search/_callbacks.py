@@ -158,10 +158,11 @@ EPOCH_FACTOR = 5.0
 class StallWatchdog(Callback):
     """Ends a running trial that has reported nothing for too long, as ``failed``.
 
-    The limit is ``stall_timeout`` when given; otherwise it adapts to the search: before a
-    trial's first report, the longer of ``FIRST_REPORT_FLOOR_S`` and 3x the slowest first
-    report seen; after it, the longer of ``EPOCH_FLOOR_S`` and ``EPOCH_FACTOR`` x the slowest
-    epoch seen. A stalled trial gets ``failure.json`` (reason ``stalled: no report for N s``)
+    Between two reports the limit is ``stall_timeout`` when given, else the longer of
+    ``EPOCH_FLOOR_S`` and ``EPOCH_FACTOR`` x the slowest epoch this search has seen. Before
+    its first report a trial builds its model, loads weights and may wait for the CPUs of a
+    trial Tune is still ending: it gets the longest of ``FIRST_REPORT_FLOOR_S``, 3x the
+    slowest first report seen and ``stall_timeout``. A stalled trial gets ``failure.json`` (reason ``stalled: no report for N s``)
     and its actor is killed: Ray then ends its Train run, which frees the worker's CPUs/GPUs,
     Tune records the trial as errored and the search goes on.
     """
@@ -189,11 +190,11 @@ class StallWatchdog(Callback):
 
     def limit(self, trial_id: str) -> float:
         """Seconds of silence allowed for this trial now."""
+        if trial_id not in self.last:  # building the model, loading weights, waiting for CPUs
+            return max(FIRST_REPORT_FLOOR_S, 3.0 * self.slowest_first, self.stall_timeout or 0.0)
         if self.stall_timeout:
             return float(self.stall_timeout)
-        if trial_id in self.last:
-            return max(EPOCH_FLOOR_S, EPOCH_FACTOR * self.slowest_epoch)
-        return max(FIRST_REPORT_FLOOR_S, 3.0 * self.slowest_first)
+        return max(EPOCH_FLOOR_S, EPOCH_FACTOR * self.slowest_epoch)
 
     def silences(self, now: float | None = None) -> dict[str, float]:
         """Seconds since each running trial last reported (or started)."""

@@ -39,16 +39,21 @@ def merge_epochs(*sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One report per epoch, in epoch order; a later source (and a later line) wins.
 
     Tune's ``result.json`` restarts when a trial is restored, and a worker restarted from a
-    checkpoint repeats the epochs after it; the journal keeps everything, newest last.
+    checkpoint repeats the epochs after it; the journal keeps everything, newest last. A
+    ``replayed`` report only fills gaps.
     """
     by_epoch: dict[int, dict[str, Any]] = {}
     for source in sources:
         for r in source:
-            if "epoch" in r:
-                try:
-                    by_epoch[int(r["epoch"])] = r
-                except (TypeError, ValueError):
-                    continue
+            try:
+                epoch = int(r["epoch"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            # A replay (a restored run that had already ended says its last epoch again) only
+            # fills in what the original report lacks.
+            if r.get("replayed") and epoch in by_epoch:
+                r = {**r, **by_epoch[epoch], "finished": bool(r.get("finished") or by_epoch[epoch].get("finished"))}
+            by_epoch[epoch] = r
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 

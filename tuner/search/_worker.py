@@ -115,9 +115,11 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
             ended = json.load(fh).get("metrics") or {}
         if ended.get("finished"):
             # This run had ended before the driver stopped, maybe before Tune heard of its last
-            # epoch: say it again, so the restored trial ends as it did, with its checkpoint.
-            report(ended, checkpoint_dir)
-            return ended
+            # epoch: say it again (no new checkpoint, nothing retrained), so the restored trial
+            # ends as it did.
+            replay = {**ended, "replayed": True}
+            report(replay, None)
+            return replay
     import warnings
 
     # Keras' fit() passes shuffle=True to a tf.data input it cannot shuffle; ours already is.
@@ -296,7 +298,10 @@ def ray_train_loop(cfg: dict[str, Any]) -> None:
 
     def report(metrics: dict[str, Any], directory: str | None) -> None:
         ckpt = ray.train.Checkpoint.from_directory(directory) if directory else None
-        ray.train.report({**metrics, "placement_group": pg_id}, checkpoint=ckpt)
+        extra: dict[str, Any] = {"placement_group": pg_id}
+        if metrics.get("replayed") and checkpoint is not None:
+            extra["checkpoint_path"] = checkpoint.path  # the stored checkpoint the replay comes from
+        ray.train.report({**metrics, **extra}, checkpoint=ckpt)
 
     if checkpoint is None:
         run_training(cfg, report)
