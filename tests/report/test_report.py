@@ -110,13 +110,63 @@ def test_groupings_front_is_sorted_by_number_of_classes(big_run):
     assert info.best_common[2] == pytest.approx(df[(df["grouping"] == "none")]["val_accuracy_common"].max())
 
 
-def test_compute_counts_trial_epochs_and_sizes_the_grid(big_run):
+def test_compute_counts_trial_epochs_and_the_epochs_before_the_best(big_run):
     info = get_compute_info(big_run)
-    assert info.trial_epochs == int(big_run.df["epochs_run"].sum())
-    assert info.gpu and info.device_hours == pytest.approx(float(((big_run.df["train_seconds"] + 10.0) * 1.0).sum() / 3600))
-    # finetune: 3 continuous parameters at 3 levels each, times the discrete axes.
-    assert set(info.continuous) == {"lr", "dropout", "backbone_lr_mult"}
-    assert info.grid_trial_epochs == info.grid_points * 10 and info.saving > 100
+    df = big_run.df
+    assert info.trial_epochs == int(df["epochs_run"].sum()) and info.probe_trial_epochs == 0
+    assert info.gpu and info.device_hours == pytest.approx(float(((df["train_seconds"] + 10.0) * 1.0).sum() / 3600))
+    best = big_run.best_row()
+    assert info.best_trial == best["trial_id"]
+    moment = json.loads(best["history"])[int(best["best_epoch"]) - 1]["time"]
+    expected = sum(1 for h in df["history"] for e in json.loads(h) if e["time"] <= moment)
+    assert info.epochs_to_best == expected < info.trial_epochs
+
+
+KNOWN_SPACE = {
+    "kind": "finetune", "metric": "val_accuracy", "mode": "max", "architectures": ["mobilenet_v2"],
+    "params": {
+        "lr": {"loguniform": [1.0e-4, 1.0e-2]}, "optimizer": {"choice": ["adam", "rmsprop"]}, "dropout": {"fixed": 0.2},
+        "unfrozen_blocks": {"int": [0, "max"]}, "warmup_epochs": {"choice": [0, 1]}, "backbone_lr_mult": {"fixed": 1.0},
+        "batch_size": {"choice": [32, 64]},
+    },
+    "budget": {"num_samples": 2, "max_epochs": 4, "grace_period": 1, "reduction_factor": 2},
+}  # fmt: skip
+
+
+def _known_run(tmp_path, weights):
+    """A probe trial and two search trials with known epochs, times and seconds."""
+    from tuner.search import SearchSpace
+
+    space = SearchSpace.model_validate(KNOWN_SPACE).model_dump(mode="json")
+
+    def row(tid, stage, accs, start):
+        hist = [{"epoch": e + 1, "val_accuracy": a, "time": start + 10.0 * (e + 1)} for e, a in enumerate(accs)]
+        best = int(np.argmax(accs))
+        return {
+            "trial_id": tid, "stage": stage, "status": "completed", "architecture": "mobilenet_v2", "epochs_run": len(accs),
+            "best_epoch": best + 1, "objective": accs[best], "val_accuracy": accs[best], "history": json.dumps(hist),
+            "setup_seconds": 5.0, "train_seconds": 10.0 * len(accs), "gpus": 0.0, "grouping": "none", "n_classes": 10,
+        }  # fmt: skip
+
+    rows = [row("p1", "probe", [0.3, 0.5], 0.0), row("s1", "search", [0.4, 0.8, 0.7, 0.6], 100.0), row("s2", "search", [0.5, 0.6], 105.0)]
+    write_leaderboard(tmp_path / FILENAME, rows, {"space": space, "max_epochs": 4, "metric": "val_accuracy", "mode": "max"})
+    (tmp_path / "run.json").write_text(json.dumps({"weights": {"mobilenet_v2": weights}}))
+    return load_run(tmp_path)
+
+
+@pytest.mark.parametrize(("weights", "sweep_runs"), [("imagenet", 3 + 2 + 19 + 2 + 2), ("none", 3 + 2 + 2)])
+def test_compute_of_a_known_run(tmp_path, weights, sweep_runs):
+    info = get_compute_info(_known_run(tmp_path, weights))
+    assert (info.trial_epochs, info.probe_trial_epochs) == (8, 2)
+    assert not info.gpu and info.device_hours == pytest.approx((25 + 45 + 25) / 3600)
+    # s1's best epoch (0.8) ends at t=120: p1's 2 epochs, s1's first 2, s2's first (t=115).
+    assert (info.best_trial, info.best_value, info.epochs_to_best) == ("s1", 0.8, 5)
+    assert info.hours_to_best == pytest.approx(info.device_hours * 5 / 8)
+    # One training per value of each varying parameter: lr at 3 levels, 2 optimizers, 19 values
+    # of unfrozen_blocks (0..18) and 2 warm-ups unless the weights are random, 2 batch sizes.
+    assert info.sweep_runs == sweep_runs and info.sweep_trial_epochs == sweep_runs * 4
+    assert info.sweep_device_hours == pytest.approx(sweep_runs * (4 * 10.0 + 5.0) / 3600)
+    assert not info.grid_run
 
 
 def test_report_of_1000_trials_escapes_names_and_embeds_every_figure(tmp_path):

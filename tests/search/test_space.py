@@ -120,3 +120,25 @@ def test_merging_classes_alone_never_raises_the_common_objective():
             assert common_accuracy(grouped, to_common) == pytest.approx(fine_score)
             # Plain accuracy, by contrast, rises by merging alone: what the common space prevents.
             assert np.trace(grouped) / grouped.sum() >= np.trace(confusion) / confusion.sum()
+
+
+@pytest.mark.parametrize("random_weights", [(), ("mobilenet_v2",)])
+def test_random_weights_are_never_frozen_or_warmed_up(random_weights):
+    """Issue 13: with random weights a frozen block is a fixed random projection."""
+    space = load_space("finetune").with_demo()
+    assert list(space.architectures) == ["mobilenet_v2"]
+    sampler = DefineByRun(space, random_weights=random_weights)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = []
+    for _ in range(20):
+        trial = study.ask()
+        out = sampler(trial)
+        seen.append(out)
+        study.tell(trial, 0.5)
+    names = set().union(*(t.params for t in study.trials))
+    if random_weights:
+        assert all((o["unfrozen_blocks"], o["warmup_epochs"], o["backbone_lr_mult"]) == (18, 0, 1.0) for o in seen)
+        assert not names & {"unfrozen_blocks.mobilenet_v2", "warmup_epochs", "backbone_lr_mult"}, names
+    else:
+        assert {"unfrozen_blocks.mobilenet_v2", "warmup_epochs", "backbone_lr_mult"} <= names
+        assert len({o["unfrozen_blocks"] for o in seen}) > 3

@@ -4,7 +4,9 @@ from tuner.groupings._suggest import (
     SuggestedGrouping,
     confusion_similarity,
     grouping_yaml,
+    learned_threshold,
     suggest_grouping,
+    why_not_learned,
 )
 
-__all__ = ["SuggestedGrouping", "confusion_similarity", "grouping_yaml", "suggest_grouping"]
+__all__ = ["SuggestedGrouping", "confusion_similarity", "grouping_yaml", "learned_threshold", "suggest_grouping", "why_not_learned"]

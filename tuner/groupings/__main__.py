@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from tuner._run import CONFUSION_FILE, load_run
     from tuner.errors import ConfigError, DataError
-    from tuner.groupings import grouping_yaml, suggest_grouping
+    from tuner.groupings import grouping_yaml, suggest_grouping, why_not_learned
 
     run = load_run(args.run_dir)
     n = len(run.class_names)
@@ -54,9 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = run.checkpoint(row)
     if folder is None or not (folder / CONFUSION_FILE).is_file():
         raise DataError(f"{run.path}: trial {row['trial_id']} has no {CONFUSION_FILE} in its checkpoint; pick another with --trial")
+    confusion = np.load(folder / CONFUSION_FILE)
+    why = why_not_learned(confusion)
+    if why:
+        raise DataError(f"trial {row['trial_id']} of {run.path.name}: {why}; train longer or on more data, or pick a better trial with --trial")
     out = Path(args.out) if args.out else None
     name = args.name or (out.stem if out else f"suggested_{args.classes}")
-    suggested = suggest_grouping(np.load(folder / CONFUSION_FILE), run.class_names, args.classes, name=name)
+    suggested = suggest_grouping(confusion, run.class_names, args.classes, name=name)
     text = grouping_yaml(suggested, f"trial {row['trial_id']} of {run.path.name}, {run.metric} {float(row['objective']):.4f}")
     if out is None:
         sys.stdout.write(text)

@@ -15,7 +15,45 @@ import numpy as np
 from tuner.data import Grouping
 from tuner.errors import ConfigError
 
-__all__ = ["SuggestedGrouping", "confusion_similarity", "grouping_yaml", "suggest_grouping"]
+__all__ = ["LEARNED_P", "SuggestedGrouping", "confusion_similarity", "grouping_yaml", "learned_threshold", "suggest_grouping", "why_not_learned"]
+
+#: A confusion matrix is clustered only if its model beat chance by this significance...
+LEARNED_P = 0.01
+
+
+def learned_threshold(n_classes: int) -> float:
+    """...and reached this balanced accuracy: 3x chance, or halfway from chance to perfect
+    when 3x chance is out of reach (3 classes or fewer)."""
+    chance = 1.0 / n_classes
+    return min(3.0 * chance, (1.0 + chance) / 2.0)
+
+
+def why_not_learned(confusion: np.ndarray) -> str | None:
+    """Why a model's confusion matrix says nothing about which classes look alike, or ``None``.
+
+    The confusions of a model at chance are noise: clustering them merges random classes.
+    The rule: balanced accuracy at least :func:`learned_threshold` and a one-sided binomial
+    test of the correct predictions against always answering the largest class, p < ``LEARNED_P``.
+    """
+    from scipy.stats import binomtest
+
+    c = np.asarray(confusion, dtype=np.int64)
+    total = int(c.sum())
+    rows = c.sum(axis=1)
+    present = rows > 0
+    if total == 0 or present.sum() < 2:
+        return "its confusion matrix holds no validation images of two classes or more"
+    balanced = float((np.diag(c)[present] / rows[present]).mean())
+    need = learned_threshold(int(present.sum()))
+    correct = int(np.trace(c))
+    p = float(binomtest(correct, total, float(rows.max() / total), alternative="greater").pvalue)
+    if balanced >= need and p < LEARNED_P:
+        return None
+    return (
+        f"its model is too close to chance to show which classes look alike: balanced accuracy {balanced:.3f} "
+        f"(needs >= {need:.3f}, 3x chance), {correct}/{total} validation images right "
+        f"(binomial test against always answering the largest class: p = {p:.2g}, needs < {LEARNED_P:g})"
+    )
 
 
 @dataclass(frozen=True)

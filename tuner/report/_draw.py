@@ -153,17 +153,28 @@ def draw_groupings(info: GroupingsInfo) -> bytes:
 
 def draw_compute(info: ComputeInfo) -> bytes:
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     unit = "GPU-hours" if info.gpu else "CPU trial-hours"
-    for ax, (title, spent, grid) in zip(
-        axes,
-        [("trial-epochs", info.trial_epochs, info.grid_trial_epochs), (unit, info.device_hours, info.grid_device_hours)],
-    ):
-        values = [spent, grid if math.isfinite(grid) else 0.0]
-        bars = ax.bar(["this search", "exhaustive grid"], values, color=["tab:blue", "tab:gray"])
-        if max(values) > 0 and max(values) / max(min(v for v in values if v > 0) if any(values) else 1, 1e-12) > 50:
-            ax.set_yscale("log")
+    labels, epochs, hours, colors = [], [], [], []
+    if info.epochs_to_best is not None:
+        labels.append("to its best")
+        epochs.append(info.epochs_to_best)
+        hours.append(info.hours_to_best)
+        colors.append("tab:green")
+    labels.append("this run, all")
+    epochs.append(info.trial_epochs)
+    hours.append(info.device_hours)
+    colors.append("tab:blue")
+    if not info.grid_run and info.sweep_runs:
+        labels.append("one-factor sweep")
+        epochs.append(info.sweep_trial_epochs)
+        hours.append(info.sweep_device_hours)
+        colors.append("tab:gray")
+    for ax, title, values in ((axes[0], "trial-epochs", epochs), (axes[1], unit, hours)):
+        values = [v if math.isfinite(v) else 0.0 for v in values]
+        bars = ax.bar(labels, values, color=colors)
         for b, v in zip(bars, values):
             ax.annotate(f"{v:,.3g}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=8)
         ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelsize=8)
     return _png(fig)

@@ -86,9 +86,9 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "compute",
-        "Compute against the exhaustive grid",
-        "Trial-epochs and device-hours this search spent, against training every combination of the space's values "
-        "for the full epoch budget, as the study did.",
+        "Compute spent, and what a hand-run sweep would cost",
+        "Trial-epochs and device-hours this run spent in all and until it found its best, against a "
+        "one-factor-at-a-time sweep of the same space at the full epoch budget, the way the study tuned by hand.",
         _figures.get_compute_info,
         _draw.draw_compute,
     ),
@@ -139,15 +139,28 @@ def _table(df: Any) -> str:
 def _compute_text(info: _figures.ComputeInfo) -> str:
     if info.note:
         return ""
-    cont = ""
-    if info.continuous:
-        cont = f" Continuous parameters ({', '.join(info.continuous)}) count as {info.continuous_levels} values each."
-    ratio = f"{info.saving:,.1f}x fewer trial-epochs than" if math.isfinite(info.saving) else "compared with"
-    return html.escape(
-        f"This search: {info.trial_epochs:,} trial-epochs, {info.device_hours:.3g} "
-        f"{'GPU-hours' if info.gpu else 'CPU trial-hours'}; {ratio} the grid of {info.grid_points:,} points "
-        f"({info.grid_trial_epochs:,} trial-epochs, about {info.grid_device_hours:.3g} at this run's speed).{cont}"
-    )
+    unit = "GPU-hours" if info.gpu else "CPU trial-hours"
+    parts = [
+        f"This run spent {info.trial_epochs:,} trial-epochs in all"
+        + (f" ({info.probe_trial_epochs:,} of them in the probe stage)" if info.probe_trial_epochs else "")
+        + f", {info.device_hours:.3g} {unit} (each trial's set-up plus training time)."
+    ]
+    if info.best_trial is not None and info.epochs_to_best is not None:
+        parts.append(
+            f"It had found its best (trial {info.best_trial}, {info.best_value:.4f}) after {info.epochs_to_best:,} trial-epochs, "
+            f"about {info.hours_to_best:.3g} {unit}: every epoch of any trial that ended no later than that trial's best epoch."
+        )
+    if info.grid_run:
+        parts.append("This run is the space's exhaustive grid, so the figures above are the grid's own cost.")
+    else:
+        cont = f", continuous ones ({', '.join(info.continuous)}) at {info.continuous_levels} values each" if info.continuous else ""
+        parts.append(
+            f"What a person would otherwise run, the study's way: a one-factor-at-a-time sweep of this space, one full "
+            f"training per value of each varying parameter and architecture{cont}: {info.sweep_runs:,} trainings, "
+            f"{info.sweep_trial_epochs:,} trial-epochs, about {info.sweep_device_hours:.3g} {unit} at this run's measured speed. "
+            f"How good that sweep's best would be is not known from this run."
+        )
+    return html.escape(" ".join(parts))
 
 
 def _summary(run: Run) -> str:

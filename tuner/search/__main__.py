@@ -108,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shape = local_resources()
         size_resources(plan, *shape)
+        from tuner.search._driver import resolve_weights
+
+        resolve_weights(plan)
         _print_dry_run(plan, run_dir)
         return 0
     from tuner.search._driver import run_search
@@ -140,6 +143,11 @@ def _print_dry_run(plan: dict, run_dir: Path) -> None:
     print("\n# resources")
     print(f"cluster: {plan['cluster']['cpus']:g} CPUs, {plan['cluster']['gpus']:g} GPUs; per trial: {plan['cpus_per_trial']:g} CPU, "
           f"{plan['gpus_per_trial']:g} GPU; {plan['max_concurrent']} trials at a time")
+    from tuner.search._driver import random_weights_note
+
+    note = random_weights_note(plan)
+    if note:
+        print(f"weights: {note}")
     if plan["needs_probe"]:
         print(f"probe stage: {plan['probe_samples']} trials x {plan['probe_epochs']} epochs without grouping, to resolve {', '.join(plan['auto_groupings'])}")
     print("\n# estimate")

@@ -267,10 +267,35 @@ def _stage_space(plan: dict[str, Any], stage: str):
     from tuner.search._space import DefineByRun, Param, SearchSpace
 
     space = SearchSpace.model_validate(plan["space"])
-    if stage == "probe":
-        params = {**space.params, "grouping": Param(fixed="none")}
-        space = space.model_copy(update={"params": params})
-    return DefineByRun(space)
+    kept = [g for g in space.grouping_candidates() if g not in plan.get("dropped_groupings", [])]
+    if stage == "probe" or kept == ["none"]:
+        space = space.model_copy(update={"params": {**space.params, "grouping": Param(fixed="none")}})
+    elif len(kept) < len(space.grouping_candidates()):
+        space = space.model_copy(update={"params": {**space.params, "grouping": Param(choice=tuple(kept))}})
+    return DefineByRun(space, random_weights=random_weight_architectures(plan))
+
+
+def random_weights_note(plan: dict[str, Any]) -> str | None:
+    """One line on what architectures without pretrained weights train, or ``None``."""
+    from tuner.search._space import random_init_values
+    from tuner.zoo import get_spec
+
+    archs = random_weight_architectures(plan)
+    if not archs:
+        return None
+    fixed = [f"{a}: unfrozen_blocks {random_init_values(get_spec(a).num_blocks)['unfrozen_blocks']}" for a in archs]
+    return (
+        f"{', '.join(archs)} start{'s' if len(archs) == 1 else ''} from random weights (no ImageNet weights here): "
+        f"{'its' if len(archs) == 1 else 'their'} trials train every block in one phase ({'; '.join(fixed)}, "
+        f"warmup_epochs 0, backbone_lr_mult 1), so those three are not searched for {'it' if len(archs) == 1 else 'them'}"
+    )
+
+
+def random_weight_architectures(plan: dict[str, Any]) -> list[str]:
+    """Architectures of a finetune search that start from random weights (no ImageNet here)."""
+    if plan["kind"] != "finetune":
+        return []
+    return [a for a in plan["architectures"] if plan["weights"].get(a, "none") == "none"]
 
 
 def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks: list[Any] | None = None) -> None:
@@ -413,7 +438,7 @@ print(json.dumps(_imagenet_available(sys.argv[1], int(sys.argv[2]))))
 """
 
 
-def _resolve_weights(plan: dict[str, Any]) -> None:
+def resolve_weights(plan: dict[str, Any]) -> None:
     """Turn ``--weights`` into what each architecture's trials use, before any trial starts.
 
     ``auto`` and ``imagenet`` have to try loading the weights, which needs TensorFlow: that
@@ -484,10 +509,8 @@ def _resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Pat
     import numpy as np
 
     from tuner.data._names import safe_filename
-    from tuner.groupings import grouping_yaml, suggest_grouping
-    from tuner.search._worker import CONFUSION_FILE
-
-    from tuner._run import load_run
+    from tuner._run import CONFUSION_FILE, load_run
+    from tuner.groupings import grouping_yaml, suggest_grouping, why_not_learned
 
     source = load_run(source_dir)
     best = source.best_row(with_checkpoint=True, fine_labels_only=True)
@@ -497,6 +520,18 @@ def _resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Pat
             f"check the failures in its leaderboard, or drop auto:* from params.grouping"
         )
     confusion = np.load(source.checkpoint(best) / CONFUSION_FILE)
+    why = why_not_learned(confusion)
+    if why:
+        # Clustering a model at chance would merge random classes and score every grouped
+        # trial on that noise: search without the auto candidates instead.
+        plan["dropped_groupings"] = sorted(plan["auto_groupings"])
+        say(
+            f"warning: {', '.join(plan['dropped_groupings'])} dropped: the best {'probe ' if source_dir == run_dir else ''}trial "
+            f"{best['trial_id']} of {source_dir.name}: {why}. The search goes on without them; for groupings give the probe "
+            f"more epochs (budget.probe_epochs) or more data, or use --groupings-from a run that learned",
+            err=True,
+        )
+        return
     folder = run_dir / "groupings"
     folder.mkdir(exist_ok=True)
     groupings = []
@@ -617,7 +652,7 @@ def run_search(
     """
     run_dir = Path(run_dir).expanduser().resolve()  # Tune's storage needs an absolute path
     if not resume:
-        _resolve_weights(plan)  # before Ray starts: a missing --weights imagenet is one line
+        resolve_weights(plan)  # before Ray starts: a missing --weights imagenet is one line
     # Ray's output goes to RUN_DIR/ray.log; until the run folder exists (it is made once Ray
     # has checked the cluster), beside it.
     log = run_dir / LOG_FILE if resume else run_dir.parent / f".{run_dir.name}.{LOG_FILE}"
@@ -665,6 +700,9 @@ def _run_search(
             flush=True,
         )
         print(f"Ray's log (its workers' output and warnings): {console.log_path}", file=out, flush=True)
+        note = random_weights_note(plan)
+        if note:
+            print(note, file=out, flush=True)
         index = index_dataset(plan["data_dir"], plan.get("class_name_pattern"), plan.get("split_seed", 0))
         t0 = time.perf_counter()
         cache = open_cache(index, plan["working_size"], plan.get("cache_dir"))

@@ -21,7 +21,7 @@ __all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
 STAGES = ("probe", "search")
 TRACKED_FILE = "tracked_trials.json"  # written by the driver when a stage ends
 INTERRUPTED = "the driver stopped before Tune recorded this trial, so the resumed search did not continue it; its epochs are kept"
-_HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1")
+_HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1", "time")
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:

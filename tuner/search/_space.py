@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +47,8 @@ __all__ = [
     "SearchSpace",
     "grid_points",
     "grid_size",
+    "one_factor_runs",
+    "random_init_values",
     "list_spaces",
     "load_space",
     "resolve_space_path",
@@ -455,6 +458,16 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def random_init_values(num_blocks: int) -> dict[str, Any]:
+    """What a finetune trial uses for an architecture that starts from random weights.
+
+    A frozen random block is a fixed random projection, a head warm-up over it learns
+    nothing lasting, and a backbone learning-rate multiplier below 1 slows the layers that
+    most need training: such trials train every block, in one phase, at the head's rate.
+    """
+    return {"unfrozen_blocks": num_blocks, "warmup_epochs": 0, "backbone_lr_mult": 1.0}
+
+
 class DefineByRun:
     """The Optuna define-by-run function of a space (picklable, so ``Tuner.restore`` works).
 
@@ -464,9 +477,10 @@ class DefineByRun:
     so every trial's config has plain keys (``unfrozen_blocks``, ``input_size``...).
     """
 
-    def __init__(self, space: SearchSpace, fixed: dict[str, Any] | None = None):
+    def __init__(self, space: SearchSpace, fixed: dict[str, Any] | None = None, random_weights: Sequence[str] = ()):
         self.space_yaml = space.model_dump(mode="json")
         self.fixed = dict(fixed or {})
+        self.random_weights = tuple(random_weights)
 
     def __call__(self, trial: Any) -> dict[str, Any]:
         from tuner.zoo import get_spec
@@ -476,9 +490,13 @@ class DefineByRun:
         arch = archs[0] if len(archs) == 1 else trial.suggest_categorical("architecture", archs)
         spec = get_spec(arch)
         out: dict[str, Any] = {"architecture": arch}
+        random_init = random_init_values(spec.num_blocks) if space.kind == "finetune" and arch in self.random_weights else {}
         for name in PARAM_NAMES:
             if name in self.fixed:
                 out[name] = self.fixed[name]
+                continue
+            if name in random_init:  # a random backbone: freezing any of it wastes the trial
+                out[name] = random_init[name]
                 continue
             p = space.param(name)
             if p is None:
@@ -540,6 +558,24 @@ def grid_points(space: SearchSpace) -> list[dict[str, Any]]:
                 point["input_size"] = get_spec(arch).default_input_size
             points.append(point)
     return points
+
+
+def one_factor_runs(space: SearchSpace, continuous_levels: int = 3, random_weights: Sequence[str] = ()) -> int:
+    """Full trainings of a one-factor-at-a-time sweep of ``space``, as the study ran by hand.
+
+    Per architecture: one training per value of each parameter that varies (a continuous one
+    counts as ``continuous_levels`` values, a few learning rates say), the others held at one
+    value; at least one training per architecture. For an architecture that starts from random
+    weights, the parameters a search does not vary for it (:func:`random_init_values`) are
+    not swept either.
+    """
+    total = 0
+    for arch in space.architectures:
+        axes = _grid_axes(space, arch, continuous_levels)
+        skip = set(random_init_values(0)) if space.kind == "finetune" and arch in random_weights else set()
+        varying = [len(v) for name, v in axes.items() if len(v) > 1 and name not in skip]
+        total += max(1, sum(varying))
+    return total
 
 
 def grid_size(space: SearchSpace, continuous_levels: int = 3) -> tuple[int, list[str]]:

@@ -230,6 +230,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 "weights_used": built.weights,
                 "gpus": devices.gpus,
                 "node": node,
+                "time": time.time(),  # wall clock at the epoch's end: the report's compute-to-best
                 "finished": False,
                 "failure_reason": "",
             }
