@@ -283,11 +283,12 @@ def random_weights_note(plan: dict[str, Any]) -> str | None:
     archs = random_weight_architectures(plan)
     if not archs:
         return None
-    fixed = [f"{a}: unfrozen_blocks {random_init_values(get_spec(a).num_blocks)['unfrozen_blocks']}" for a in archs]
+    blocks = ", ".join(f"{random_init_values(get_spec(a).num_blocks)['unfrozen_blocks']} of {a}" for a in archs)
+    one = len(archs) == 1
     return (
-        f"{', '.join(archs)} start{'s' if len(archs) == 1 else ''} from random weights (no ImageNet weights here): "
-        f"{'its' if len(archs) == 1 else 'their'} trials train every block in one phase ({'; '.join(fixed)}, "
-        f"warmup_epochs 0, backbone_lr_mult 1), so those three are not searched for {'it' if len(archs) == 1 else 'them'}"
+        f"{', '.join(archs)} start{'s' if one else ''} from random weights (no ImageNet weights here): "
+        f"{'its' if one else 'their'} trials train every block in one phase (unfrozen_blocks {blocks}, warmup_epochs 0, "
+        f"backbone_lr_mult 1); freezing random layers wastes a trial, so these are not searched for {'it' if one else 'them'}"
     )
 
 
