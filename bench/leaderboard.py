@@ -79,7 +79,7 @@ def main() -> None:
     if args.quick:
         args.repeat, args.results = 5, 300
     from tuner.search._callbacks import LeaderboardCallback
-    from tuner.search._driver import write_run_leaderboard
+    from tuner.search._board import write_run_leaderboard
 
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"

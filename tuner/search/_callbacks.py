@@ -83,7 +83,7 @@ class LeaderboardCallback(Callback):
 
     def write(self, running: set[str], fresh: dict[str, str]) -> None:
         """One rewrite (what the writer thread does)."""
-        from tuner.search._driver import write_run_leaderboard
+        from tuner.search._board import write_run_leaderboard
 
         if self.plan.get("remote"):
             # Tune keeps the experiment on object storage; the trials' result files are staged

@@ -19,7 +19,8 @@ from typing import Any, TextIO
 
 from tuner._storage import join_uri
 from tuner.errors import ConfigError, TunerError
-from tuner.leaderboard import FILENAME, write_leaderboard
+from tuner.leaderboard import FILENAME
+from tuner.search._board import local_checkpoint, test_scores, tune_storage, write_run_leaderboard
 from tuner.search._plan import common_grouping, load_plan, save_plan, size_resources
 from tuner.search._console import LOG_FILE, Console, say, search_console
 from tuner.search._rows import TRACKED_FILE, collect_rows
@@ -164,105 +165,6 @@ def _cluster_shape() -> tuple[float, float, float, float]:
     return float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0)), float(node_gpus), float(node_cpus)
 
 
-def _metadata(plan: dict[str, Any], ended: str | None = None) -> dict[str, Any]:
-    return {
-        "tuner_version": plan["tuner_version"],
-        "name": plan["name"],
-        "space": plan["space"],
-        "space_source": plan["space_source"],
-        "dataset": {"root": plan["data_dir"], "identity": plan["identity"], "classes": plan["class_names"]},
-        "metric": plan["metric"],
-        "mode": plan["mode"],
-        "grouping_files": plan["grouping_files"],
-        "common_grouping_file": plan.get("common_grouping_file"),
-        "num_samples": plan["num_samples"],
-        "max_epochs": plan["max_epochs"],
-        "kind": plan["kind"],
-        "working_size": plan["working_size"],
-        "started": plan["started"],
-        "ended": ended,
-    }
-
-
-def _test_scores(run_dir: Path) -> dict[str, dict[str, float]]:
-    path = run_dir / "test_scores.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def write_run_leaderboard(
-    run_dir: Path,
-    plan: dict[str, Any],
-    running: set[str] | None = None,
-    ended: str | None = None,
-    fresh: dict[str, str] | None = None,
-) -> list[dict[str, Any]]:
-    """Collect every trial's row from the run's files and rewrite the leaderboard atomically.
-
-    ``fresh`` maps trial ids to Tune's local staging folders, which are ahead of the run
-    directory between two experiment checkpoints.
-    """
-    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, _test_scores(run_dir), fresh, _tune_storage(run_dir, plan)[1])
-    _fill_probe_common(rows, run_dir, plan)
-    write_leaderboard(run_dir / FILENAME, rows, _metadata(plan, ended))
-    if plan.get("remote"):
-        _upload_driver_files(run_dir, plan["remote"])
-    return rows
-
-
-def _upload_driver_files(run_dir: Path, remote: str) -> None:
-    """Copy what only the driver writes into the remote run folder, so it is a whole run."""
-    from tuner._storage import upload_files
-    from tuner.search._plan import PLAN_FILE
-
-    files = [run_dir / FILENAME, run_dir / PLAN_FILE, run_dir / "test_scores.json"]
-    files += sorted((run_dir / "groupings").glob("*.yaml")) + sorted(run_dir.glob(f"*/{TRACKED_FILE}"))
-    upload_files(run_dir, files, remote)
-
-
-def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: dict[str, Any]) -> None:
-    """Probe trials ran before the common space existed: score them on it from their
-    confusion matrices (mapping to a coarser grouping is summing blocks, exactly)."""
-    if not plan.get("common_grouping_file"):
-        return
-    import numpy as np
-
-    from tuner.search._worker import CONFUSION_FILE, common_accuracy, label_spaces
-
-    _, to_common = label_spaces(plan["class_names"], None, plan["common_grouping_file"])
-    for row in rows:
-        if row["stage"] != "probe" or not row.get("checkpoint_path"):
-            continue
-        folder = local_checkpoint(run_dir, plan, row["checkpoint_path"])
-        path = folder / CONFUSION_FILE if folder else None
-        if path is not None and path.is_file():
-            row["val_accuracy_common"] = common_accuracy(np.load(path), to_common)
-            if plan["metric"] == "val_accuracy_common":
-                row["objective"] = row["val_accuracy_common"]
-
-
-def _tune_storage(run_dir: Path, plan: dict[str, Any]) -> tuple[Any, str]:
-    """Tune's ``(storage_filesystem, storage_path)``: the remote run folder, or ``run_dir``."""
-    if plan.get("remote"):
-        from tuner._storage import open_uri
-
-        return open_uri(plan["remote"])
-    return None, str(run_dir)
-
-
-def local_checkpoint(run_dir: Path, plan: dict[str, Any], rel: str | None) -> Path | None:
-    """A checkpoint folder in the local run folder, fetched from remote storage if needed."""
-    if not rel:
-        return None
-    path = run_dir / rel
-    if path.is_dir():
-        return path
-    if plan.get("remote"):
-        from tuner._storage import download_dir
-
-        return download_dir(plan["remote"], rel, run_dir)
-    return None
-
-
 def _stage_space(plan: dict[str, Any], stage: str):
     from tuner.search._space import DefineByRun, Param, SearchSpace
 
@@ -339,7 +241,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
         ProgressCallback(stage, plan["metric"], plan["mode"], num_samples, watchdog=watchdog),
         *(extra_callbacks or []),
     ]
-    fs, storage_root = _tune_storage(run_dir, plan)
+    fs, storage_root = tune_storage(run_dir, plan)
     exp_path = f"{storage_root}/{stage}"
     if tune.Tuner.can_restore(exp_path, storage_filesystem=fs):
         say(f"[{stage}] resuming {exp_path}")
@@ -576,8 +478,8 @@ def _evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
 
     if not plan.get("test_images") or not plan.get("test_top"):
         return
-    scores = _test_scores(run_dir)
-    rows = [r for r in collect_rows(run_dir, plan["metric"], plan["mode"], storage_root=_tune_storage(run_dir, plan)[1]) if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]]
+    scores = test_scores(run_dir)
+    rows = [r for r in collect_rows(run_dir, plan["metric"], plan["mode"], storage_root=tune_storage(run_dir, plan)[1]) if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]]
     todo = [r for r in rows[: plan["test_top"]] if r["trial_id"] not in scores]
     if not todo:
         return
@@ -614,6 +516,15 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], ou
     print(
         f"\n{len(search)} trials: {statuses['completed']} completed, {statuses['stopped_early']} stopped early by ASHA, "
         f"{statuses['failed']} failed" + (f" (+{len(rows) - len(search)} probe trials)" if len(rows) > len(search) else ""),
+        file=out,
+    )
+    epochs = sum(int(r["epochs_run"] or 0) for r in rows)
+    probe = sum(int(r["epochs_run"] or 0) for r in rows if r["stage"] == "probe")
+    seconds = sum(((r["setup_seconds"] or 0.0) + (r["train_seconds"] or 0.0)) * max(r["gpus"] or 0.0, 1.0) for r in rows)
+    gpu = any((r["gpus"] or 0.0) > 0 for r in rows)
+    print(
+        f"compute: {epochs} trial-epochs" + (f" ({probe} of them in the probe stage)" if probe else "")
+        + f", {seconds / 3600:.3g} {'GPU-hours' if gpu else 'CPU trial-hours'}",
         file=out,
     )
     top = [r for r in search if r["objective"] is not None and r["status"] != "failed"][:5]

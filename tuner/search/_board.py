@@ -1,0 +1,115 @@
+"""The run's leaderboard while a search runs: rows from the trial files, metadata, remote copy.
+
+Written by the driver at stage ends and by ``LeaderboardCallback``'s writer thread between;
+neither Ray nor TensorFlow is imported here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tuner.leaderboard import FILENAME, write_leaderboard
+from tuner.search._rows import TRACKED_FILE, collect_rows
+
+__all__ = ["local_checkpoint", "test_scores", "tune_storage", "write_run_leaderboard"]
+
+
+def _metadata(plan: dict[str, Any], ended: str | None = None) -> dict[str, Any]:
+    return {
+        "tuner_version": plan["tuner_version"],
+        "name": plan["name"],
+        "space": plan["space"],
+        "space_source": plan["space_source"],
+        "dataset": {"root": plan["data_dir"], "identity": plan["identity"], "classes": plan["class_names"]},
+        "metric": plan["metric"],
+        "mode": plan["mode"],
+        "grouping_files": plan["grouping_files"],
+        "common_grouping_file": plan.get("common_grouping_file"),
+        "num_samples": plan["num_samples"],
+        "max_epochs": plan["max_epochs"],
+        "kind": plan["kind"],
+        "working_size": plan["working_size"],
+        "started": plan["started"],
+        "ended": ended,
+    }
+
+
+def test_scores(run_dir: Path) -> dict[str, dict[str, float]]:
+    path = run_dir / "test_scores.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_run_leaderboard(
+    run_dir: Path,
+    plan: dict[str, Any],
+    running: set[str] | None = None,
+    ended: str | None = None,
+    fresh: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Collect every trial's row from the run's files and rewrite the leaderboard atomically.
+
+    ``fresh`` maps trial ids to Tune's local staging folders, which are ahead of the run
+    directory between two experiment checkpoints.
+    """
+    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, test_scores(run_dir), fresh, tune_storage(run_dir, plan)[1])
+    _fill_probe_common(rows, run_dir, plan)
+    write_leaderboard(run_dir / FILENAME, rows, _metadata(plan, ended))
+    if plan.get("remote"):
+        _upload_driver_files(run_dir, plan["remote"])
+    return rows
+
+
+def _upload_driver_files(run_dir: Path, remote: str) -> None:
+    """Copy what only the driver writes into the remote run folder, so it is a whole run."""
+    from tuner._storage import upload_files
+    from tuner.search._plan import PLAN_FILE
+
+    files = [run_dir / FILENAME, run_dir / PLAN_FILE, run_dir / "test_scores.json"]
+    files += sorted((run_dir / "groupings").glob("*.yaml")) + sorted(run_dir.glob(f"*/{TRACKED_FILE}"))
+    upload_files(run_dir, files, remote)
+
+
+def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: dict[str, Any]) -> None:
+    """Probe trials ran before the common space existed: score them on it from their
+    confusion matrices (mapping to a coarser grouping is summing blocks, exactly)."""
+    if not plan.get("common_grouping_file"):
+        return
+    import numpy as np
+
+    from tuner.search._worker import CONFUSION_FILE, common_accuracy, label_spaces
+
+    _, to_common = label_spaces(plan["class_names"], None, plan["common_grouping_file"])
+    for row in rows:
+        if row["stage"] != "probe" or not row.get("checkpoint_path"):
+            continue
+        folder = local_checkpoint(run_dir, plan, row["checkpoint_path"])
+        path = folder / CONFUSION_FILE if folder else None
+        if path is not None and path.is_file():
+            row["val_accuracy_common"] = common_accuracy(np.load(path), to_common)
+            if plan["metric"] == "val_accuracy_common":
+                row["objective"] = row["val_accuracy_common"]
+
+
+def tune_storage(run_dir: Path, plan: dict[str, Any]) -> tuple[Any, str]:
+    """Tune's ``(storage_filesystem, storage_path)``: the remote run folder, or ``run_dir``."""
+    if plan.get("remote"):
+        from tuner._storage import open_uri
+
+        return open_uri(plan["remote"])
+    return None, str(run_dir)
+
+
+def local_checkpoint(run_dir: Path, plan: dict[str, Any], rel: str | None) -> Path | None:
+    """A checkpoint folder in the local run folder, fetched from remote storage if needed."""
+    if not rel:
+        return None
+    path = run_dir / rel
+    if path.is_dir():
+        return path
+    if plan.get("remote"):
+        from tuner._storage import download_dir
+
+        return download_dir(plan["remote"], rel, run_dir)
+    return None
