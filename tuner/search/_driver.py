@@ -277,7 +277,8 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
             # One past the last epoch: a trial that reaches max_epochs ends by itself, cleanly,
             # instead of being killed by Tune while its Train run shuts down.
             max_t=max_epochs + 1,
-            grace_period=min(plan["grace_period"], max_epochs),
+            # The probe's few trials must end with a model that learned: ASHA stops none of them.
+            grace_period=max_epochs if probe else min(plan["grace_period"], max_epochs),
             reduction_factor=plan["reduction_factor"],
         )
         tuner = tune.Tuner(
