@@ -541,6 +541,15 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], ou
                 f"{r['grouping']!s:<10} {r['epochs_run']:>6}  {r['status']}",
                 file=out,
             )
+    n = len(plan["class_names"])
+    fine = [r for r in rows if r["status"] != "failed" and r["n_classes"] == n and r["val_accuracy"] is not None]
+    if top and top[0]["n_classes"] != n and fine:
+        own = max(fine, key=lambda r: r["val_accuracy"])
+        print(
+            f"  best on all {n} classes (no grouping): trial {own['trial_id']} ({own['stage']}), "
+            f"val_accuracy {own['val_accuracy']:.4f} at epoch {own['best_epoch']}",
+            file=out,
+        )
     failed = [r for r in search if r["status"] == "failed"]
     for r in failed[:5]:
         print(f"  failed {r['trial_id']}: {r['failure_reason']}", file=out)
