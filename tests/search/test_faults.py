@@ -89,7 +89,7 @@ def test_killed_worker_resumes_from_its_last_checkpoint(ray_address, tmp_path):
                 states = list((run_dir / "train").glob("*/checkpoint_*/state.json"))
                 epochs = [json.loads(p.read_text())["epoch"] for p in states if p.stat().st_size]
                 if epochs and max(epochs) >= 2:
-                    workers = [a for a in list_actors(filters=[("state", "=", "ALIVE")]) if a["class_name"] == "RayTrainWorker"]
+                    workers = [a for a in list_actors(address=ray_address, filters=[("state", "=", "ALIVE")]) if a["class_name"] == "RayTrainWorker"]
                     if workers:
                         killed["epoch"] = max(epochs)
                         os.kill(int(workers[0]["pid"]), signal.SIGKILL)
@@ -224,7 +224,7 @@ def test_a_trial_that_stops_reporting_is_ended_as_stalled_and_the_search_goes_on
 
     space = write_space(tmp_path, STALL_SPACE)
     plan = build_plan(Options(space=space, name="stall", storage=str(tmp_path / "runs")))
-    plan["stall_timeout"] = 20.0
+    plan["stall_timeout"] = 60.0  # far above an epoch here, even on a loaded 2-core machine
     run_dir = tmp_path / "runs" / "stall"
     frozen: dict[str, int] = {}
     errors: list[BaseException] = []
@@ -235,7 +235,7 @@ def test_a_trial_that_stops_reporting_is_ended_as_stalled_and_the_search_goes_on
             while time.monotonic() < deadline and not frozen:
                 journals = list((run_dir / "epochs" / "search").glob("*.jsonl"))
                 if any(p.stat().st_size for p in journals):  # a trial has reported an epoch
-                    workers = [a for a in list_actors(filters=[("state", "=", "ALIVE")]) if a["class_name"] == "RayTrainWorker"]
+                    workers = [a for a in list_actors(address=ray_address, filters=[("state", "=", "ALIVE")]) if a["class_name"] == "RayTrainWorker"]
                     if workers:
                         frozen["pid"] = int(workers[0]["pid"])
                         os.kill(frozen["pid"], signal.SIGSTOP)

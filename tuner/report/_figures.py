@@ -449,6 +449,10 @@ def get_compute_info(run: Run, continuous_levels: int = 3) -> ComputeInfo:
     random_archs = [a for a in space.architectures if weights.get(a, "none") == "none"] if weights else []
     runs = one_factor_runs(space, continuous_levels, random_archs)
     _, continuous = grid_size(space, continuous_levels)
+    if random_archs and set(random_archs) == set(space.architectures) and space.kind == "finetune":
+        from tuner.search._space import random_init_values
+
+        continuous = [c for c in continuous if c not in random_init_values(0)]  # not swept for random weights
     max_epochs = int(run.meta.get("max_epochs") or space.budget.max_epochs)
     trained = df[df["epochs_run"].fillna(0) > 0]
     spe = float(trained["train_seconds"].fillna(0).sum() / trained["epochs_run"].sum()) if not trained.empty else float("nan")
