@@ -447,8 +447,13 @@ def _job_worker_placement_groups() -> list[str]:
         import ray
         from ray.util.state import list_placement_groups
 
-        job = ray.get_runtime_context().get_job_id()
-        groups = list_placement_groups(filters=[("creator_job_id", "=", job)], detail=True, limit=10000)
+        context = ray.get_runtime_context()
+        # This driver's own cluster, by address: without one, the State API attaches to the
+        # newest Ray instance on the machine, which may be another search's (and when that one
+        # stops, its lost GCS connection ended this driver: seen with two searches on one machine).
+        groups = list_placement_groups(
+            address=context.gcs_address, filters=[("creator_job_id", "=", context.get_job_id())], detail=True, limit=10000
+        )
     except Exception:  # noqa: BLE001 - no State API: fall back to what workers reported
         return []
     found = []
