@@ -203,18 +203,9 @@ def test_driver_killed_then_resume_finishes_without_losing_or_rerunning_trials(r
     assert resources_free(30)
 
 
-STALL_SPACE = """
-kind: scratch
-metric: val_accuracy
-architectures: [lenet5]
-params:
-  lr: {fixed: 0.01}
-  optimizer: {fixed: sgd_momentum}
-  batch_size: {fixed: 8}
-  input_size: {fixed: 32}
-  augment: {fixed: light}
-budget: {num_samples: 2, max_epochs: 5, grace_period: 5, reduction_factor: 2}
-"""
+# The slow trial of SLOW_SPACE, twice, 5 epochs each.
+STALL_SPACE = SLOW_SPACE.replace("num_samples: 1, max_epochs: 8, grace_period: 8", "num_samples: 2, max_epochs: 5, grace_period: 5")
+assert STALL_SPACE != SLOW_SPACE
 
 
 def test_a_trial_that_stops_reporting_is_ended_as_stalled_and_the_search_goes_on(ray_address, tmp_path, capsys):
