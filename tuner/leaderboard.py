@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from tuner._params import PARAM_COLUMNS
 from tuner.errors import DataError
 
 __all__ = ["FORMAT_VERSION", "COLUMNS", "FILENAME", "write_leaderboard", "read_leaderboard", "read_metadata"]
@@ -29,18 +30,8 @@ COLUMNS: dict[str, str] = {
     "failure_reason": "string",
     "architecture": "string",
     "weights": "string",
-    "lr": "Float64",
-    "optimizer": "string",
-    "dropout": "Float64",
-    "dense_units": "Int64",
-    "unfrozen_blocks": "Int64",
-    "warmup_epochs": "Int64",
-    "backbone_lr_mult": "Float64",
-    "grouping": "string",
+    **PARAM_COLUMNS,  # one column per searchable parameter (tuner/_params.py)
     "n_classes": "Int64",
-    "batch_size": "Int64",
-    "input_size": "Int64",
-    "augment": "string",
     "epochs_run": "Int64",
     "best_epoch": "Int64",
     "objective": "Float64",

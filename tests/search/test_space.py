@@ -56,6 +56,7 @@ BASE = "architectures: [mobilenet_v2, resnet50]\n"
         (BASE + "params:\n  grouping: {choice: [none, 'auto:1']}\n", r"'auto:1' is not a valid automatic grouping"),
         (BASE + "params:\n  grouping: {choice: [none, nosuchgrouping]}\n", r"unknown grouping 'nosuchgrouping'; shipped groupings are: beauty_grouped_a"),
         (BASE + "params:\n  augment: {fixed: heavy}\n", r"unknown augmentation 'heavy'; valid: study, light, none"),
+        (BASE + "params:\n  lr_schedule: {choice: [constant, step]}\n", r"unknown schedule 'step'; valid: constant, cosine"),
         (BASE + "params: [1, 2\n", r"not valid YAML at line"),
     ],
 )
@@ -142,3 +143,19 @@ def test_random_weights_are_never_frozen_or_warmed_up(random_weights):
     else:
         assert {"unfrozen_blocks.mobilenet_v2", "warmup_epochs", "backbone_lr_mult"} <= names
         assert len({o["unfrozen_blocks"] for o in seen}) > 3
+
+
+def test_every_registered_parameter_is_sampled_and_defaults_when_unmentioned(tmp_path):
+    """DefineByRun yields a value for each parameter of the registry (tuner/_params.py)."""
+    from tuner._params import PARAM_DEFAULTS, param_names
+
+    space = load_space("finetune")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    values = DefineByRun(space)(study.ask())
+    assert set(param_names()) <= set(values)
+    assert values["lr_schedule"] in ("constant", "cosine")
+    bare = load_space(_write(tmp_path, "architectures: [mobilenet_v2]\n"))
+    values = DefineByRun(bare)(optuna.create_study().ask())
+    for name in ("lr_schedule", "optimizer", "augment", "dropout"):
+        assert values[name] == PARAM_DEFAULTS[name]
+

@@ -139,3 +139,4 @@ def test_unfrozen_blocks_out_of_range():
 def test_finetune_of_a_scratch_only_model_is_refused():
     with pytest.raises(ConfigError, match="lenet5 has no pretrained backbone"):
         build_model("lenet5", 3)
+

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tuner._params import LOG_SCALE_PARAMS, param_names
 from tuner._run import CONFUSION_FILE, Run
 
 __all__ = [
@@ -39,19 +40,15 @@ __all__ = [
 ]
 
 TOP_COLUMNS = (
-    "trial_id", "stage", "status", "architecture", "weights", "grouping", "n_classes", "lr", "optimizer",
-    "dropout", "dense_units", "unfrozen_blocks", "warmup_epochs", "backbone_lr_mult", "batch_size", "input_size",
-    "augment", "objective", "val_accuracy", "val_accuracy_common", "test_accuracy", "balanced_accuracy",
+    "trial_id", "stage", "status", "architecture", "weights", *param_names(), "n_classes",
+    "objective", "val_accuracy", "val_accuracy_common", "test_accuracy", "balanced_accuracy",
     "macro_f1", "val_loss", "epochs_run", "best_epoch", "train_seconds", "setup_seconds", "images_per_second",
     "gpus", "failure_reason",
 )  # fmt: skip
 
 # The parameters a search samples (leaderboard columns), for importances.
-_PARAMS = (
-    "architecture", "lr", "optimizer", "dropout", "dense_units", "unfrozen_blocks", "warmup_epochs",
-    "backbone_lr_mult", "grouping", "batch_size", "input_size", "augment",
-)  # fmt: skip
-_LOG_PARAMS = ("lr", "backbone_lr_mult")
+_PARAMS = ("architecture", *param_names())
+_LOG_PARAMS = LOG_SCALE_PARAMS
 
 
 def _ranked(run: Run):

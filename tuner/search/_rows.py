@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tuner._params import param_names
 from tuner._run import FAILURE_FILE, journal_path
 
 __all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
@@ -21,7 +22,7 @@ __all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
 STAGES = ("probe", "search")
 TRACKED_FILE = "tracked_trials.json"  # written by the driver when a stage ends
 INTERRUPTED = "the driver stopped before Tune recorded this trial, so the resumed search did not continue it; its epochs are kept"
-_HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1", "time")
+_HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1", "learning_rate", "time")
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
@@ -174,7 +175,7 @@ def trial_row(
         "trial_dir": os.path.relpath(trial_dir, run_dir) if trial_dir and run_dir else None,
         "history": json.dumps([{k: _finite(r.get(k)) for k in _HISTORY_KEYS} for r in results]),
     }
-    for key in ("lr", "optimizer", "dropout", "dense_units", "unfrozen_blocks", "warmup_epochs", "backbone_lr_mult", "grouping", "batch_size", "input_size", "augment"):
+    for key in param_names():
         row[key] = params.get(key)
     for key in ("val_accuracy", "val_accuracy_common", "val_loss", "balanced_accuracy", "macro_f1", "images_per_second"):
         row[key] = _finite(src.get(key))

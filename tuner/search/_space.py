@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from tuner._params import PARAM_DEFAULTS, PARAM_HELP
 from tuner._paths import list_yaml, repo_search_spaces_dir, resolve_named_yaml
 from tuner.errors import ConfigError
 
@@ -56,21 +57,8 @@ __all__ = [
 
 #: Metrics a space may optimise.
 METRICS = ("val_accuracy_common", "val_accuracy", "balanced_accuracy", "macro_f1", "val_loss")
-#: Parameters a space may search, and what each one means.
-PARAM_NAMES = {
-    "lr": "learning rate (of the head; the backbone's is lr x backbone_lr_mult)",
-    "optimizer": "adam | adamw | rmsprop | sgd | sgd_momentum",
-    "dropout": "head dropout rate in [0, 1)",
-    "dense_units": "width of the head's hidden dense layer",
-    "unfrozen_blocks": "trainable blocks at the end of the backbone; 'max' = all",
-    "warmup_epochs": "epochs training only the head before unfreezing (0 = one phase)",
-    "backbone_lr_mult": "learning-rate multiplier of the unfrozen backbone blocks",
-    "grouping": "none | a grouping name or file | auto:K | auto:P%",
-    "batch_size": "images per batch (per GPU)",
-    "input_size": "network input size in px; 'default' = the architecture's own",
-    "augment": "training augmentation: study (the retail study's) | light | none",
-}
-_ARCH_DEPENDENT = ("unfrozen_blocks", "input_size")
+#: Parameters a space may search, and what each one means (declared in tuner/_params.py).
+PARAM_NAMES = PARAM_HELP
 
 
 class _Frozen(BaseModel):
@@ -334,6 +322,13 @@ def check_space(space: SearchSpace, where: str = "space") -> None:
         p = space.param(name)
         if p is not None and _bounds(p)[0] < 1:
             raise ConfigError(f"{where}: params.{name} must be >= 1, but got {_bounds(p)[0]}")
+    sched = space.param("lr_schedule")
+    if sched is not None:
+        from tuner.zoo import LR_SCHEDULES
+
+        for value in sched.values() or [None]:
+            if value not in LR_SCHEDULES:
+                raise ConfigError(f"{where}: params.lr_schedule: unknown schedule {value!r}; valid: {', '.join(LR_SCHEDULES)}")
     aug = space.param("augment")
     if aug is not None:
         from tuner.data import AUGMENTATIONS
@@ -443,19 +438,7 @@ def _suggest(trial: Any, name: str, p: Param, maximum: int | None = None) -> Any
 
 
 #: Defaults of parameters a space does not mention (the study's settings).
-DEFAULTS: dict[str, Any] = {
-    "lr": 2e-4,
-    "optimizer": "rmsprop",
-    "dropout": 0.2,
-    "dense_units": 512,
-    "unfrozen_blocks": 0,
-    "warmup_epochs": 0,
-    "backbone_lr_mult": 1.0,
-    "grouping": "none",
-    "batch_size": 64,
-    "input_size": "default",
-    "augment": "study",
-}
+DEFAULTS: dict[str, Any] = PARAM_DEFAULTS
 
 
 def random_init_values(num_blocks: int) -> dict[str, Any]:

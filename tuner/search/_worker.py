@@ -136,7 +136,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
         open_cache,
         split_arrays,
     )
-    from tuner.zoo import build_model, compile_model, set_unfrozen_blocks, setup_devices
+    from tuner.zoo import build_model, compile_model, scheduled_lr, set_unfrozen_blocks, setup_devices
 
     devices = setup_devices(cfg.get("mixed_precision", "auto"), cpu_threads=cfg.get("cpus"))
     node = _node_id()
@@ -180,6 +180,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     mode = cfg.get("mode", "max")
     metric = cfg.get("metric", "val_accuracy_common")
     patience = cfg.get("patience")
+    schedule = cfg.get("lr_schedule", "constant")
     state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "since_best": 0, "train_seconds": 0.0}
     if checkpoint_dir:
         with open(os.path.join(checkpoint_dir, STATE_FILE)) as fh:
@@ -199,6 +200,8 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     class _Epoch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
+            if schedule != "constant":  # set before the epoch's first step; resumes mid-schedule too
+                self.model.optimizer.learning_rate.assign(scheduled_lr(schedule, float(cfg["lr"]), epoch, max_epochs))
 
         def on_epoch_end(self, epoch, logs=None):
             nonlocal last
@@ -218,6 +221,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 "epoch": epoch + 1,
                 "loss": loss,
                 "accuracy": float(logs.get(built.history_key("accuracy"), float("nan"))),
+                "learning_rate": float(self.model.optimizer.learning_rate.numpy()),  # of the head, this epoch
                 **scores,
                 "objective": state["best"] if state["best"] is not None else (-1e9 if mode == "max" else 1e9),
                 "best_epoch": state["best_epoch"],

@@ -4,11 +4,22 @@
 ``build_model`` imports Keras when it runs.
 """
 
-from tuner.zoo._build import OPTIMIZERS, BuiltModel, build_model, compile_model, make_optimizer, resolve_weights, set_unfrozen_blocks
+from tuner.zoo._build import (
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    BuiltModel,
+    build_model,
+    compile_model,
+    make_optimizer,
+    resolve_weights,
+    scheduled_lr,
+    set_unfrozen_blocks,
+)
 from tuner.zoo._devices import DeviceSetup, setup_devices
 from tuner.zoo._registry import ModelSpec, Preprocessing, get_spec, list_models, register_model
 
 __all__ = [
+    "LR_SCHEDULES",
     "OPTIMIZERS",
     "BuiltModel",
     "DeviceSetup",
@@ -21,6 +32,7 @@ __all__ = [
     "make_optimizer",
     "register_model",
     "resolve_weights",
+    "scheduled_lr",
     "set_unfrozen_blocks",
     "setup_devices",
 ]

@@ -7,6 +7,7 @@ TensorFlow/Keras are imported when a function here runs, not when ``tuner.zoo`` 
 from __future__ import annotations
 
 import functools
+import math
 import logging
 import os
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 __all__ = [
+    "LR_SCHEDULES",
     "OPTIMIZERS",
     "BuiltModel",
     "build_model",
     "compile_model",
     "make_optimizer",
     "resolve_weights",
+    "scheduled_lr",
     "set_unfrozen_blocks",
 ]
 
@@ -32,6 +35,8 @@ _log = logging.getLogger("tuner.zoo")
 
 #: Optimizer names the search can sample.
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "sgd_momentum")
+#: Learning-rate schedules over a trial (``params.lr_schedule``).
+LR_SCHEDULES = ("constant", "cosine")
 Mode = Literal["finetune", "scratch"]
 
 
@@ -378,6 +383,21 @@ def compile_model(built: BuiltModel, optimizer: str, learning_rate: float, backb
             metrics=[["accuracy"]] + [[] for _ in range(n_aux)],
         )
     _create_training_state(built)
+
+
+def scheduled_lr(schedule: str, lr: float, epoch: int, max_epochs: int) -> float:
+    """The learning rate of epoch ``epoch`` (0-based) of a trial of ``max_epochs`` epochs.
+
+    ``cosine`` is half a cosine from ``lr`` to 0 over ``max_epochs`` (SGDR without restarts):
+    short from-scratch and fine-tuning runs end on small steps instead of oscillating at a
+    constant rate. The schedule spans the trial's whole budget, so ASHA compares trials at
+    the same point of their schedules.
+    """
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * min(epoch, max_epochs) / max_epochs))
+    raise ConfigError(f"unknown lr_schedule {schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
 
 
 def _create_training_state(built: BuiltModel) -> None:

@@ -1,0 +1,69 @@
+"""The searchable parameters: each one declared once.
+
+The space schema (which keys a space may name, their meaning and defaults), the define-by-run
+sampler, the leaderboard's columns and rows and the report's parameter lists all derive from
+:data:`PARAMS`. Adding a parameter is one :class:`ParamSpec` here, plus the code that uses
+its value (the worker or the model builder); its validation, if it needs more than the
+generic checks, lives in ``tuner/search/_space.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["LOG_SCALE_PARAMS", "PARAMS", "PARAM_COLUMNS", "PARAM_DEFAULTS", "PARAM_HELP", "ParamSpec", "param_names"]
+
+Column = Literal["Float64", "Int64", "string"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One searchable parameter.
+
+    Attributes:
+        name: The key in a space's ``params`` and the leaderboard column.
+        help: What it means (shown in errors naming valid keys and in ``--dry-run``).
+        default: The value a trial uses when its space does not mention it (the study's).
+        column: The leaderboard column's pandas dtype.
+        log: Sampled and drawn on a log scale when continuous.
+        per_architecture: Its range depends on the architecture (sampled per architecture).
+    """
+
+    name: str
+    help: str
+    default: Any
+    column: Column
+    log: bool = False
+    per_architecture: bool = False
+
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("lr", "learning rate (of the head; the backbone's is lr x backbone_lr_mult)", 2e-4, "Float64", log=True),
+    ParamSpec("lr_schedule", "learning rate over a trial: constant (the study's) | cosine (half a cosine to 0 at max_epochs)", "constant", "string"),
+    ParamSpec("optimizer", "adam | adamw | rmsprop | sgd | sgd_momentum", "rmsprop", "string"),
+    ParamSpec("dropout", "head dropout rate in [0, 1)", 0.2, "Float64"),
+    ParamSpec("dense_units", "width of the head's hidden dense layer", 512, "Int64"),
+    ParamSpec("unfrozen_blocks", "trainable blocks at the end of the backbone; 'max' = all", 0, "Int64", per_architecture=True),
+    ParamSpec("warmup_epochs", "epochs training only the head before unfreezing (0 = one phase)", 0, "Int64"),
+    ParamSpec("backbone_lr_mult", "learning-rate multiplier of the unfrozen backbone blocks", 1.0, "Float64", log=True),
+    ParamSpec("grouping", "none | a grouping name or file | auto:K | auto:P%", "none", "string"),
+    ParamSpec("batch_size", "images per batch (per GPU)", 64, "Int64"),
+    ParamSpec("input_size", "network input size in px; 'default' = the architecture's own", "default", "Int64", per_architecture=True),
+    ParamSpec("augment", "training augmentation: study (the retail study's) | light | none", "study", "string"),
+)
+
+
+def param_names() -> tuple[str, ...]:
+    """The parameters' names, in declaration order."""
+    return tuple(p.name for p in PARAMS)
+
+
+#: name -> meaning, for messages.
+PARAM_HELP: dict[str, str] = {p.name: p.help for p in PARAMS}
+#: name -> the value used when a space does not mention it.
+PARAM_DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
+#: name -> leaderboard dtype.
+PARAM_COLUMNS: dict[str, Column] = {p.name: p.column for p in PARAMS}
+#: Parameters drawn on a log axis.
+LOG_SCALE_PARAMS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.log)
