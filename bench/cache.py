@@ -71,7 +71,9 @@ def main() -> None:
     print(f"{first['images']} images, {size} px JPEG sources, working size {working} px, 2 cores")
     print(f"{'':<14} {'index s':>8} {'cache s':>8} {'pipelines s':>12} {'data setup s':>13} {'(first batches s)':>18} {'(TF import s)':>14}")
     for name, r in (("first trial", first), ("second trial", second), ("third trial", third)):
-        print(f"{name:<14} {r['index']:>8.3f} {r['cache']:>8.3f} {r['pipelines']:>12.3f} {r['setup']:>13.3f} {r['first_batches']:>18.3f} {r['tensorflow_import']:>14.2f}")
+        print(
+            f"{name:<14} {r['index']:>8.3f} {r['cache']:>8.3f} {r['pipelines']:>12.3f} {r['setup']:>13.3f} {r['first_batches']:>18.3f} {r['tensorflow_import']:>14.2f}"  # noqa: E501
+        )
     print(f"second trial's data setup / first's: {ratio:.1%} (target <= 5%: {'met' if ratio <= 0.05 else 'NOT met'})")
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -41,20 +40,79 @@ def write_run(run_dir: Path, n: int) -> dict:
         tid = f"{i:08x}"
         folder = run_dir / "search" / tid
         folder.mkdir(parents=True)
-        (folder / "params.json").write_text(json.dumps({"architecture": "mobilenet_v2", "lr": float(10 ** rng.uniform(-5, -2)), "optimizer": "adam", "dropout": 0.2, "dense_units": 512, "unfrozen_blocks": int(rng.integers(0, 18)), "warmup_epochs": 1, "backbone_lr_mult": 0.1, "grouping": "none", "batch_size": 32, "input_size": 224, "augment": "study"}))
+        (folder / "params.json").write_text(
+            json.dumps(
+                {
+                    "architecture": "mobilenet_v2",
+                    "lr": float(10 ** rng.uniform(-5, -2)),
+                    "optimizer": "adam",
+                    "dropout": 0.2,
+                    "dense_units": 512,
+                    "unfrozen_blocks": int(rng.integers(0, 18)),
+                    "warmup_epochs": 1,
+                    "backbone_lr_mult": 0.1,
+                    "grouping": "none",
+                    "batch_size": 32,
+                    "input_size": 224,
+                    "augment": "study",
+                }
+            )
+        )
         epochs = int(rng.integers(1, EPOCHS + 1))
         lines = []
         for e in range(1, epochs + 1):
             acc = float(min(0.99, 0.3 + 0.05 * e + rng.normal(0, 0.02)))
             ckpt = run_dir / "train" / tid / f"checkpoint_{e}"
-            lines.append({"trial_id": tid, "epoch": e, "loss": 1.0 / e, "accuracy": acc, "val_loss": 1.1 / e, "val_accuracy": acc, "val_accuracy_common": acc, "balanced_accuracy": acc, "macro_f1": acc, "objective": acc, "n_classes": 10, "images_per_second": 100.0, "setup_seconds": 10.0, "train_seconds": 5.0 * e, "trainable_params": 10**6, "total_params": 3 * 10**6, "weights_used": "imagenet", "gpus": 1.0, "node": "n", "finished": e == EPOCHS, "failure_reason": "", "checkpoint_path": str(ckpt)})
+            lines.append(
+                {
+                    "trial_id": tid,
+                    "epoch": e,
+                    "loss": 1.0 / e,
+                    "accuracy": acc,
+                    "val_loss": 1.1 / e,
+                    "val_accuracy": acc,
+                    "val_accuracy_common": acc,
+                    "balanced_accuracy": acc,
+                    "macro_f1": acc,
+                    "objective": acc,
+                    "n_classes": 10,
+                    "images_per_second": 100.0,
+                    "setup_seconds": 10.0,
+                    "train_seconds": 5.0 * e,
+                    "trainable_params": 10**6,
+                    "total_params": 3 * 10**6,
+                    "weights_used": "imagenet",
+                    "gpus": 1.0,
+                    "node": "n",
+                    "finished": e == EPOCHS,
+                    "failure_reason": "",
+                    "checkpoint_path": str(ckpt),
+                }
+            )
         ckpt.mkdir(parents=True)
         text = "".join(json.dumps(x) + "\n" for x in lines)
         (folder / "result.json").write_text(text)
         journal = journal_path(run_dir, "search", tid)
         journal.parent.mkdir(parents=True, exist_ok=True)
         journal.write_text(text)
-    return {"tuner_version": "bench", "name": "bench", "space": {}, "space_source": "-", "data_dir": "-", "identity": "-", "class_names": [str(i) for i in range(10)], "metric": "val_accuracy_common", "mode": "max", "grouping_files": {}, "common_grouping_file": None, "num_samples": n, "max_epochs": EPOCHS, "kind": "finetune", "working_size": 64, "started": "-"}
+    return {
+        "tuner_version": "bench",
+        "name": "bench",
+        "space": {},
+        "space_source": "-",
+        "data_dir": "-",
+        "identity": "-",
+        "class_names": [str(i) for i in range(10)],
+        "metric": "val_accuracy_common",
+        "mode": "max",
+        "grouping_files": {},
+        "common_grouping_file": None,
+        "num_samples": n,
+        "max_epochs": EPOCHS,
+        "kind": "finetune",
+        "working_size": 64,
+        "started": "-",
+    }
 
 
 class _Trial:
@@ -78,8 +136,8 @@ def main() -> None:
     args = p.parse_args()
     if args.quick:
         args.repeat, args.results = 5, 300
-    from tuner.search._callbacks import LeaderboardCallback
     from tuner.search._board import write_run_leaderboard
+    from tuner.search._callbacks import LeaderboardCallback
 
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
@@ -105,7 +163,9 @@ def main() -> None:
     worst = max(calls)
     print(f"{args.trials} trials x up to {EPOCHS} epochs")
     print(f"synchronous leaderboard rewrite (the old per-event cost): median {s_med:.3f} s, 95% CI [{s_lo:.3f}, {s_hi:.3f}] over {args.repeat} runs")
-    print(f"on_trial_result with the background writer: median {c_med * 1e3:.3f} ms, 95% CI [{c_lo * 1e3:.3f}, {c_hi * 1e3:.3f}], max {worst * 1e3:.2f} ms over {args.results} calls")
+    print(
+        f"on_trial_result with the background writer: median {c_med * 1e3:.3f} ms, 95% CI [{c_lo * 1e3:.3f}, {c_hi * 1e3:.3f}], max {worst * 1e3:.2f} ms over {args.results} calls"  # noqa: E501
+    )
     print(f"background rewrites: {callback.writes} for {args.results} results in {elapsed:.1f} s (coalesced, at most one per {callback.min_interval:g} s)")
     print(f"target: per-result cost < 0.1 s: {'met' if worst < 0.1 else 'NOT met'} (worst call {worst:.4f} s)")
 

@@ -140,7 +140,9 @@ def main() -> None:
         work = args.work or Path(tmp)
         rows = [run_case(work, px, 8, per_class) for px in (64, 300)]
     print(f"\none epoch of training input, batch {BATCH}, thesis augmentation, {os.cpu_count()} cores")
-    print(f"{'source':>7} {'images':>7} {'IDG img/s':>10} {'layers img/s':>13} {'tuner img/s':>12} {'tuner/IDG':>10} {'tuner/layers':>13} {'cache build s':>14} {'warm open s':>12}")
+    print(
+        f"{'source':>7} {'images':>7} {'IDG img/s':>10} {'layers img/s':>13} {'tuner img/s':>12} {'tuner/IDG':>10} {'tuner/layers':>13} {'cache build s':>14} {'warm open s':>12}"  # noqa: E501
+    )
     for r in rows:
         print(
             f"{r['source_px']:>5}px {r['images']:>7} {r['idg']:>10.0f} {r['layers']:>13.0f} {r['tuner']:>12.0f} "

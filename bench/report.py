@@ -53,8 +53,10 @@ def main() -> None:
             if not info.empty:
                 fig.draw(info)
             stages[fig.key] = (t1 - t0, time.perf_counter() - t1)
-    print(f"{args.trials} trials: python -m tuner.report wall time, median of {args.repeat}: {statistics.median(walls):.1f}s "
-          f"(runs: {', '.join(f'{w:.1f}' for w in walls)}); target < 30 s: {'met' if statistics.median(walls) < 30 else 'NOT met'}")
+    print(
+        f"{args.trials} trials: python -m tuner.report wall time, median of {args.repeat}: {statistics.median(walls):.1f}s "
+        f"(runs: {', '.join(f'{w:.1f}' for w in walls)}); target < 30 s: {'met' if statistics.median(walls) < 30 else 'NOT met'}"
+    )
     print(f"{'figure':<18} {'data s':>7} {'draw s':>7}")
     for key, (data, draw) in stages.items():
         print(f"{key:<18} {data:>7.2f} {draw:>7.2f}")

@@ -112,16 +112,23 @@ def main() -> None:
         for seed in range(seeds):
             for sampler in ("tpe", "random"):
                 results.append(run(sampler, seed, {**cfg, "samples": samples}, Path(tmp)))
-                print(f"  {sampler} seed {seed}: {sum(e for e, _ in results[-1]['trials'])} trial-epochs, best {max(a for _, a in results[-1]['trials']):.4f}", flush=True)
+                print(
+                    f"  {sampler} seed {seed}: {sum(e for e, _ in results[-1]['trials'])} trial-epochs, best {max(a for _, a in results[-1]['trials']):.4f}",
+                    flush=True,
+                )
     grid = results[0]
     grid_epochs = sum(e for e, _ in grid["trials"])
     grid_best = max(a for _, a in grid["trials"])
     target = grid_best - 0.01
     tpe_budget = statistics.mean(sum(e for e, _ in r["trials"]) for r in results if r["sampler"] == "tpe")
-    print(f"\nLeNet-5 on the demo digits, {len(grid['trials'])}-point grid, max {cfg['epochs']} epochs, patience 3; "
-          f"{samples} trials per TPE/random search, {seeds} seed(s); {time.perf_counter() - t0:.0f} s in all")
+    print(
+        f"\nLeNet-5 on the demo digits, {len(grid['trials'])}-point grid, max {cfg['epochs']} epochs, patience 3; "
+        f"{samples} trials per TPE/random search, {seeds} seed(s); {time.perf_counter() - t0:.0f} s in all"
+    )
     print(f"grid: {grid_epochs} trial-epochs, best val_accuracy {grid_best:.4f}; target = within 1 point = {target:.4f}")
-    print(f"{'method':<14} {'trial-epochs':>13} {'to target':>10} {'% of grid':>10} {'best @ ' + format(tpe_budget, '.0f') + ' ep':>14} {'best':>7} {'wall s':>7}")
+    print(
+        f"{'method':<14} {'trial-epochs':>13} {'to target':>10} {'% of grid':>10} {'best @ ' + format(tpe_budget, '.0f') + ' ep':>14} {'best':>7} {'wall s':>7}"
+    )
     summary = {}
     for method in ("grid", "tpe", "random"):
         runs = [r for r in results if r["sampler"] == method]
@@ -135,12 +142,16 @@ def main() -> None:
             to += f" ({len(reached)}/{len(reach)})"
         pct = f"{statistics.mean(reached) / grid_epochs:.0%}" if reached else "-"
         summary[method] = (statistics.mean(reached) if len(reached) == len(reach) else None, statistics.mean(at_budget))
-        print(f"{method:<14} {statistics.mean(spent):>13.0f} {to:>10} {pct:>10} {statistics.mean(at_budget):>14.4f} {statistics.mean(best):>7.4f} {statistics.mean(r['wall'] for r in runs):>7.0f}")
+        print(
+            f"{method:<14} {statistics.mean(spent):>13.0f} {to:>10} {pct:>10} {statistics.mean(at_budget):>14.4f} {statistics.mean(best):>7.4f} {statistics.mean(r['wall'] for r in runs):>7.0f}"  # noqa: E501
+        )
     tpe_reach, tpe_at = summary["tpe"]
     met_a = tpe_reach is not None and tpe_reach <= 0.25 * grid_epochs
     met_b = tpe_at > summary["random"][1]
-    print(f"TPE + ASHA reaches the target within 25% of the grid's trial-epochs: {'met' if met_a else 'NOT met'}; "
-          f"beats random search at equal budget: {'met' if met_b else 'NOT met'} ({tpe_at:.4f} vs {summary['random'][1]:.4f})")
+    print(
+        f"TPE + ASHA reaches the target within 25% of the grid's trial-epochs: {'met' if met_a else 'NOT met'}; "
+        f"beats random search at equal budget: {'met' if met_b else 'NOT met'} ({tpe_at:.4f} vs {summary['random'][1]:.4f})"
+    )
 
 
 if __name__ == "__main__":

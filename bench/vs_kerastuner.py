@@ -138,8 +138,10 @@ def main() -> None:
     ours = rows["tuner TPE + ASHA"]
     kt_best = max(r["best"] for n, r in rows.items() if n.startswith("KerasTuner"))
     kt_wall = min(r["wall"] for n, r in rows.items() if n.startswith("KerasTuner"))
-    print(f"accuracy >= KerasTuner's best ({kt_best:.4f}): {'met' if ours['best'] >= kt_best else 'NOT met'}; "
-          f"wall time <= KerasTuner's fastest ({kt_wall:.0f} s): {'met' if ours['wall'] <= kt_wall else 'NOT met'}")
+    print(
+        f"accuracy >= KerasTuner's best ({kt_best:.4f}): {'met' if ours['best'] >= kt_best else 'NOT met'}; "
+        f"wall time <= KerasTuner's fastest ({kt_wall:.0f} s): {'met' if ours['wall'] <= kt_wall else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ samples (real photographs); the digits from scikit-learn.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest

@@ -19,10 +19,20 @@ def cache_root() -> Path:
 
 
 def repo_search_spaces_dir() -> Path:
-    """The shipped ``search_spaces/`` folder (next to the package; ``$TUNER_SPACES_DIR`` overrides)."""
+    """The shipped ``search_spaces/`` folder (``$TUNER_SPACES_DIR`` overrides).
+
+    An installed wheel carries it as package data, ``tuner/search_spaces`` (pyproject.toml
+    maps the top-level folder there); a source checkout or an editable install reads the
+    top-level ``search_spaces/`` itself, where users see and edit it.
+    """
     explicit = os.environ.get("TUNER_SPACES_DIR")
     if explicit:
         return Path(explicit).expanduser()
+    from importlib.resources import files
+
+    packaged = files("tuner") / "search_spaces"
+    if packaged.is_dir():
+        return Path(str(packaged))
     return Path(__file__).resolve().parent.parent / "search_spaces"
 
 
@@ -56,5 +66,6 @@ def resolve_named_yaml(name_or_file: str, folder: Path, what: str) -> Path:
     shipped = folder / f"{name_or_file}.yaml"
     if shipped.is_file():
         return shipped
-    close = difflib.get_close_matches(name_or_file, names, n=len(names), cutoff=0.0)
+    close = difflib.get_close_matches(name_or_file, names, n=max(1, len(names)), cutoff=0.0) + names
+    close = list(dict.fromkeys(close))  # closest first, then the rest
     raise ConfigError(f"unknown {what} {name_or_file!r}; shipped {what}s are: {', '.join(close) or '(none)'} (or give a YAML file)")

@@ -30,8 +30,8 @@ def import_tensorflow_quietly():
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow
         import keras  # noqa: F401 - every caller needs it; imported before the freeze below
+        import tensorflow
     finally:
         os.dup2(saved, 2)
         os.close(saved)

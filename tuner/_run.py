@@ -16,7 +16,7 @@ from typing import Any
 from tuner.errors import ConfigError, DataError
 from tuner.leaderboard import read_leaderboard
 
-__all__ = ["CONFUSION_FILE", "EPOCHS_DIR", "FAILURE_FILE", "WEIGHTS_FILE", "Run", "journal_path", "load_run"]
+__all__ = ["CONFUSION_FILE", "EPOCHS_DIR", "FAILURE_FILE", "STOPPED_FILE", "WEIGHTS_FILE", "Run", "journal_path", "load_run"]
 
 # The checkpoint files a trial writes (tuner.search._worker imports them from here).
 CONFUSION_FILE = "confusion.npy"
@@ -27,11 +27,16 @@ FAILURE_FILE = "failure.json"
 #: appended as it reaches Tune and kept across ``--resume`` (Tune's own ``result.json`` is
 #: rewritten when a trial is restored).
 EPOCHS_DIR = "epochs"
+#: ``RUN_DIR/<stage>/stopped.json``: why the search stopped that stage early (``{"reason", "fatal"}``);
+#: removed when ``--resume`` starts the stage again.
+STOPPED_FILE = "stopped.json"
 
 
 def journal_path(run_dir: str | os.PathLike[str], stage: str, trial_id: str) -> Path:
     """The report journal of one trial."""
     return Path(run_dir) / EPOCHS_DIR / stage / f"{trial_id}.jsonl"
+
+
 _PLAN_FILE = "run.json"
 
 
@@ -122,9 +127,7 @@ class Run:
             ok = ok[[self.has_checkpoint(r) for _, r in ok.iterrows()]]
         if ok.empty:
             return None
-        ok = ok.assign(_search=(ok["stage"] == "search")).sort_values(
-            ["_search", "objective"], ascending=[False, self.mode != "max"], kind="stable"
-        )
+        ok = ok.assign(_search=(ok["stage"] == "search")).sort_values(["_search", "objective"], ascending=[False, self.mode != "max"], kind="stable")
         return ok.iloc[0].drop(labels="_search")
 
     def row(self, trial_id: str):

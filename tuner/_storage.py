@@ -55,7 +55,9 @@ def open_uri(uri: str) -> tuple[Any, str]:
     try:
         return pafs.FileSystem.from_uri(uri)
     except (ValueError, OSError, TypeError) as exc:
-        raise ConfigError(f"--storage {display_uri(uri)!r} cannot be opened ({' '.join(str(exc).split())[:200]}); use s3://bucket/prefix, gs://bucket/prefix or a local folder") from None
+        raise ConfigError(
+            f"--storage {display_uri(uri)!r} cannot be opened ({' '.join(str(exc).split())[:200]}); use s3://bucket/prefix, gs://bucket/prefix or a local folder"  # noqa: E501
+        ) from None
 
 
 def upload_files(local_root: Path, files: list[Path], uri: str) -> None:

@@ -12,7 +12,7 @@ search. Anything else is a bug or an environment failure and keeps its traceback
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "FatalTrialError", "TrialFailed", "TunerError", "USER_ERROR_EXIT_CODE"]
+__all__ = ["FATAL_PREFIX", "ConfigError", "DataError", "FatalTrialError", "TrialFailed", "TunerError", "USER_ERROR_EXIT_CODE"]
 
 #: Exit status of every command when the user gave bad input.
 USER_ERROR_EXIT_CODE = 2
@@ -36,4 +36,9 @@ class TrialFailed(RuntimeError):
 
 
 class FatalTrialError(TunerError):
-    """A trial hit something that would fail every other trial too; the search stops."""
+    """A trial hit something that would fail every other trial too (a user error raised in a
+    worker, or failed trials in a row); the search stops with this one line."""
+
+
+#: How a failed trial's reason starts when its worker raised a ``TunerError``: the search stops.
+FATAL_PREFIX = "fatal: "

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from tuner._params import PARAM_COLUMNS
 from tuner.errors import DataError
@@ -112,10 +113,7 @@ def read_metadata(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     meta = json.loads(raw) if raw else {}
     version = meta.get("format_version", 0)
     if version > FORMAT_VERSION:
-        raise DataError(
-            f"{path} was written by a newer tuner (leaderboard format {version}, this one reads up to "
-            f"{FORMAT_VERSION}); upgrade tuner"
-        )
+        raise DataError(f"{path} was written by a newer tuner (leaderboard format {version}, this one reads up to {FORMAT_VERSION}); upgrade tuner")
     return meta
 
 

@@ -89,10 +89,7 @@ def _tiny_imagenet(root: Path) -> Path:
     (root / "wnids.txt").parent.mkdir(parents=True)
     (root / "wnids.txt").write_text("\n".join(wnids) + "\n")
     (root / "words.txt").write_text(
-        "n00001740\tentity\n"
-        "n01443537\tgoldfish, Carassius auratus\n"
-        "n01629819\tEuropean fire salamander, Salamandra salamandra\n"
-        "n02124075\tEgyptian cat\n"
+        "n00001740\tentity\nn01443537\tgoldfish, Carassius auratus\nn01629819\tEuropean fire salamander, Salamandra salamandra\nn02124075\tEgyptian cat\n"
     )
     for k, (wnid, photo_name) in enumerate(wnids.items()):
         folder = root / "train" / wnid / "images"
@@ -131,9 +128,7 @@ def test_beauty_preset_and_regex(tmp_path):
 
 
 def test_collision_after_cleaning_names_both_folders(tmp_path):
-    root = write_photo_classes(
-        tmp_path / "b", {"boxes_Body_Firm_1": "chelsea", "boxes_Body_Firm_2": "coffee", "boxes_X_Y_3": "rocket"}, per_class=3
-    )
+    root = write_photo_classes(tmp_path / "b", {"boxes_Body_Firm_1": "chelsea", "boxes_Body_Firm_2": "coffee", "boxes_X_Y_3": "rocket"}, per_class=3)
     with pytest.raises(DataError, match=r"'boxes_Body_Firm_1' and 'boxes_Body_Firm_2' both become 'Body_Firm'"):
         index_dataset(root, "beauty")
 

@@ -43,9 +43,7 @@ def test_duplicate_across_splits_is_found(tmp_path):
     write_photo_classes(root / "val", {"a": "rocket", "b": "coffee"}, per_class=2)
     shutil.copy(root / "train" / "a" / "img_004.jpg", root / "val" / "b" / "leaked.jpg")
     report = inspect_dataset(str(root))
-    assert report.duplicates_across_splits == [
-        {"files": ["train/a/img_004.jpg", "val/b/leaked.jpg"], "splits": ["train", "validation"], "classes": ["a", "b"]}
-    ]
+    assert report.duplicates_across_splits == [{"files": ["train/a/img_004.jpg", "val/b/leaked.jpg"], "splits": ["train", "validation"], "classes": ["a", "b"]}]
     assert any("leak" in w for w in report.warnings)
 
 

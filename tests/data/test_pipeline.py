@@ -74,10 +74,13 @@ def test_flip_only_mirrors(photo_dataset):
 
     index = index_dataset(photo_dataset(num_classes=2, per_class=3, size=16))
     cache = open_cache(index, 16)
-    batch = np.asarray(cache.images[:6])
+    batch = np.concatenate([np.asarray(cache.images[:6])] * 6)  # 36 images: each flips with p = 1/2
+    tf.random.set_seed(0)
     out = augment_batch(tf.constant(batch), Augmentation(rotation_deg=0, shift=0, shear_deg=0, zoom=0)).numpy()
-    for original, result in zip(batch, out):
-        assert np.array_equal(result, original) or np.array_equal(result, original[:, ::-1])
+    kept = [np.array_equal(result, original) for original, result in zip(batch, out)]
+    mirrored = [np.array_equal(result, original[:, ::-1]) for original, result in zip(batch, out)]
+    assert all(k or m for k, m in zip(kept, mirrored)), "a flip moves nothing but columns"
+    assert any(mirrored) and not all(mirrored), "some images flip and some do not"
 
 
 def test_epochs_run_over_datasets_with_bad_files(photo_dataset):

@@ -59,7 +59,9 @@ def write_synthetic_run(
         epochs = max_epochs if status == "completed" else 1 + int((max_epochs - 2) * np.clip((top - 0.3) / 0.6, 0, 1))
         curve = [float(np.clip(top * (1 - np.exp(-(e + 1) / 3)) + rng.normal(0, 0.01), 0, 1)) for e in range(epochs)]
         start = 1.8e9 + 60.0 * t  # trials start a minute apart; an epoch takes 30 s
-        history = [{"epoch": e + 1, "val_accuracy": a, "val_accuracy_common": a - 0.02, "loss": 1 - a, "time": start + 30.0 * (e + 1)} for e, a in enumerate(curve)]
+        history = [
+            {"epoch": e + 1, "val_accuracy": a, "val_accuracy_common": a - 0.02, "loss": 1 - a, "time": start + 30.0 * (e + 1)} for e, a in enumerate(curve)
+        ]
         best = int(np.argmax(curve))
         failed = status == "failed"
         rows.append({

@@ -44,9 +44,7 @@ def browser(tmp_path_factory):
 
 def _open(browser, html: Path, screenshot: Path) -> tuple[list, list]:
     browser.get(html.as_uri())
-    images = browser.execute_script(
-        "return Array.from(document.images).map(i => [i.id, i.complete, i.naturalWidth, i.naturalHeight])"
-    )
+    images = browser.execute_script("return Array.from(document.images).map(i => [i.id, i.complete, i.naturalWidth, i.naturalHeight])")
     # A full-page screenshot: the window as tall as the page.
     height = browser.execute_script("return document.documentElement.scrollHeight")
     browser.set_window_size(1280, min(int(height) + 50, 16000))

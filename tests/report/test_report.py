@@ -14,6 +14,7 @@ from tests.report._synthetic import write_synthetic_run
 from tuner._run import load_run
 from tuner.leaderboard import FILENAME, write_leaderboard
 from tuner.report import (
+    FIGURES,
     build_report,
     cluster_order,
     get_blocks_info,
@@ -174,7 +175,7 @@ def test_report_of_1000_trials_escapes_names_and_embeds_every_figure(tmp_path):
     result = build_report(run_dir)
     print(f"report of 1000 trials: {result.seconds:.1f}s")
     html = result.html.read_text()
-    assert len(result.pngs) == 7 and html.count("src='data:image/png;base64,") == 7
+    assert len(result.pngs) == len(FIGURES) and html.count("src='data:image/png;base64,") == len(FIGURES)
     assert re.search(r"class &lt;\d&gt; &amp; co", html) and not re.search(r"class <\d>", html)
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
 
@@ -201,7 +202,8 @@ def _meta(**kw):
     [
         (_one_trial_rows(), ["needs at least 4 finished", "no trial has a scored checkpoint", "only one label space"]),
         (
-            _one_trial_rows("failed", failure_reason="nan_loss") + [{**_one_trial_rows("failed")[0], "trial_id": "two", "failure_reason": "out_of_memory: <big>"}],
+            _one_trial_rows("failed", failure_reason="nan_loss")
+            + [{**_one_trial_rows("failed")[0], "trial_id": "two", "failure_reason": "out_of_memory: <big>"}],
             ["none: every trial failed", "nan_loss", "out_of_memory: &lt;big&gt;", "no scored trial"],
         ),
         ([], ["The leaderboard has no trials", "no trial reported an epoch"]),

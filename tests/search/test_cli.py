@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -13,8 +14,27 @@ from tuner.search._driver import check_resume
 from tuner.search._plan import Options, build_plan, save_plan, size_resources
 
 
-def _run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tuner.search", *args], capture_output=True, text=True, timeout=180, cwd=cwd)
+def _env(tmp_path):
+    """No ImageNet weights, on any machine: an empty Keras cache, and downloads through a
+    proxy that refuses (a closed local port), so the weights check fails as it does offline."""
+    keras_home = tmp_path / "keras-home"
+    keras_home.mkdir(exist_ok=True)
+    closed = "http://127.0.0.1:9"
+    return {
+        **os.environ,
+        "KERAS_HOME": str(keras_home),
+        "HTTPS_PROXY": closed,
+        "https_proxy": closed,
+        "HTTP_PROXY": closed,
+        "http_proxy": closed,
+        "NO_PROXY": "localhost,127.0.0.1",
+        "no_proxy": "localhost,127.0.0.1",
+    }
+
+
+def _run(*args, cwd, env=None):
+    env = env or _env(cwd)
+    return subprocess.run([sys.executable, "-m", "tuner.search", *args], capture_output=True, text=True, timeout=180, cwd=cwd, env=env)
 
 
 def test_help_and_dry_run_import_neither_tensorflow_nor_ray(tmp_path):
@@ -27,19 +47,21 @@ def test_help_and_dry_run_import_neither_tensorflow_nor_ray(tmp_path):
         "heavy = [m for m in ('tensorflow', 'keras', 'ray', 'matplotlib') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=_env(tmp_path))
     assert out.returncode == 0, out.stderr
-    assert _run("--help").returncode == 0
+    assert _run("--help", cwd=tmp_path).returncode == 0
 
 
 def test_dry_run_prints_space_resources_and_estimate(tmp_path):
-    out = _run("--space", "finetune", "--dry-run", "--storage", str(tmp_path))
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    out = _run("--space", "finetune", "--dry-run", "--storage", str(runs), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "# resolved space" in text and "architectures:" in text
     assert "built-in demo" in text and "10 classes" in text
     assert "trials at a time" in text and "GPU-hours" in text and "trial-epochs" in text
-    assert not list(tmp_path.iterdir()), "a dry run writes nothing"
+    assert not list(runs.iterdir()), "a dry run writes nothing"
 
 
 @pytest.mark.parametrize(
@@ -47,7 +69,7 @@ def test_dry_run_prints_space_resources_and_estimate(tmp_path):
     [
         (["--space", "nosuch"], "unknown space 'nosuch'; shipped spaces are:"),
         (["--data", "/no/such/dir"], "does not exist"),
-        (["--gpus-per-trial", "2", "--dry-run"], "--gpus-per-trial 2 is more than any node of the cluster has (0)"),
+        (["--gpus-per-trial", "1000", "--dry-run"], "--gpus-per-trial 1000 is more than any node of the cluster has ("),
         (["--weights", "/no/such/weights.h5"], "neither auto, imagenet, none nor an existing weights file"),
         (["--resume", "/no/such/run"], "--resume '/no/such/run' does not exist"),
         (["--num-samples", "0"], "--num-samples must be >= 1, but got 0"),
@@ -67,7 +89,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message
 
 def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
     (tmp_path / "notarun").mkdir()
-    out = _run("--resume", str(tmp_path / "notarun"))
+    out = _run("--resume", str(tmp_path / "notarun"), cwd=tmp_path)
     assert out.returncode == 2 and "is not a run directory of tuner" in out.stderr
 
 

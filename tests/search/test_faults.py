@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.search.conftest import resources_free, write_space
+from tuner._run import STOPPED_FILE
 from tuner.data import demo_dataset_dir, index_dataset
 from tuner.leaderboard import read_leaderboard
 from tuner.search._driver import run_search
@@ -257,4 +258,41 @@ def test_a_trial_that_stops_reporting_is_ended_as_stalled_and_the_search_goes_on
     assert "stalled: no report for" in capsys.readouterr().err
     with pytest.raises(ProcessLookupError):  # the frozen worker was ended, not left behind
         os.kill(frozen["pid"], 0)
+    assert resources_free(60)
+
+
+# Short trials, one at a time: which ones ran says when the search stopped.
+QUICK_SPACE = SLOW_SPACE.replace("num_samples: 1, max_epochs: 8, grace_period: 8", "num_samples: 4, max_epochs: 1, grace_period: 1")
+assert QUICK_SPACE != SLOW_SPACE
+
+
+def test_a_user_error_in_a_worker_stops_the_search_at_once(ray_address, tmp_path):
+    """The dataset a worker sees no longer matches the plan (it changed under the search): every
+    trial would fail alike, so the first one stops the search with the worker's own line."""
+    from tuner.errors import FatalTrialError
+
+    space = write_space(tmp_path, QUICK_SPACE)
+    plan = build_plan(Options(space=space, name="fatal", storage=str(tmp_path / "runs"), max_concurrent=1))
+    plan["identity"] = "0" * len(plan["identity"])  # what the data was when the search started
+    run_dir = tmp_path / "runs" / "fatal"
+    with pytest.raises(FatalTrialError, match=r"changed since the search started"):
+        run_search(plan, run_dir)
+    df, _ = read_leaderboard(run_dir)
+    assert len(df) == 1, df[["trial_id", "status", "failure_reason"]]
+    assert df.iloc[0]["status"] == "failed" and df.iloc[0]["failure_reason"].startswith("fatal: ")
+    assert json.loads((run_dir / "search" / STOPPED_FILE).read_text())["fatal"]
+    assert resources_free(60)
+
+
+def test_failed_trials_in_a_row_stop_the_search(ray_address, tmp_path):
+    from tuner.errors import FatalTrialError
+
+    space = write_space(tmp_path, QUICK_SPACE.replace("lr: {fixed: 0.01}", "lr: {fixed: 1.0e+38}"))  # NaN loss
+    plan = build_plan(Options(space=space, name="nan", storage=str(tmp_path / "runs"), max_concurrent=1))
+    plan["max_consecutive_failures"] = 2
+    run_dir = tmp_path / "runs" / "nan"
+    with pytest.raises(FatalTrialError, match=r"2 trials failed in a row \(the last: nan_loss\)"):
+        run_search(plan, run_dir)
+    df, _ = read_leaderboard(run_dir)
+    assert len(df) == 2 and (df["failure_reason"] == "nan_loss").all()
     assert resources_free(60)

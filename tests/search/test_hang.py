@@ -57,9 +57,7 @@ def test_a_slow_driver_never_hangs_the_end_of_a_trial(ray_address, tmp_path):
     storage = tmp_path / "runs"
     env = {**os.environ, "RAY_ADDRESS": ray_address, "RAY_AUTH_MODE": "token"}
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", SLOW_DRIVER, space, str(storage)], env=env, capture_output=True, text=True, timeout=300
-        )
+        done = subprocess.run([sys.executable, "-c", SLOW_DRIVER, space, str(storage)], env=env, capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"the search hung: no end after 300 s (4 trials of 3 one-second epochs)\n{(exc.stdout or b'')[-2000:]!r}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

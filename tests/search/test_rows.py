@@ -13,10 +13,7 @@ def _trial(stage_dir: Path, trial_id: str, accs: list[float], finished: bool = F
     folder = stage_dir / trial_id
     folder.mkdir(parents=True)
     (folder / "params.json").write_text(json.dumps({"architecture": "lenet5", "lr": 0.01, "optimizer": "adam"}))
-    lines = [
-        json.dumps({"trial_id": trial_id, "epoch": i + 1, "val_accuracy": a, "finished": finished and i == len(accs) - 1})
-        for i, a in enumerate(accs)
-    ]
+    lines = [json.dumps({"trial_id": trial_id, "epoch": i + 1, "val_accuracy": a, "finished": finished and i == len(accs) - 1}) for i, a in enumerate(accs)]
     (folder / "result.json").write_text("\n".join(lines) + ("\n" if lines else ""))
     return folder
 
@@ -50,12 +47,17 @@ def test_the_journal_keeps_epochs_that_a_restored_trial_lost_from_result_json(tm
     # epoch (0.422 at 15) while it had peaked at epoch 8 (0.641): the row must keep the peak.
     accs = [0.3, 0.4, 0.5, 0.55, 0.6, 0.62, 0.63, 0.641, 0.6, 0.55, 0.5, 0.45, 0.44, 0.43, 0.422]
     folder = _trial(tmp_path / "search", "fe1a590b", [])
-    (folder / "result.json").write_text(json.dumps({"epoch": 15, "val_accuracy": 0.422, "finished": True, "checkpoint_path": "train/fe1a590b/checkpoint_15"}) + "\n")
+    (folder / "result.json").write_text(
+        json.dumps({"epoch": 15, "val_accuracy": 0.422, "finished": True, "checkpoint_path": "train/fe1a590b/checkpoint_15"}) + "\n"
+    )
     for e in (8, 15):
         (tmp_path / "train" / "fe1a590b" / f"checkpoint_{e}").mkdir(parents=True)
     journal = journal_path(tmp_path, "search", "fe1a590b")
     journal.parent.mkdir(parents=True)
-    lines = [{"epoch": i + 1, "val_accuracy": a, "finished": i == 14, "checkpoint_path": str(tmp_path / f"train/fe1a590b/checkpoint_{i + 1}")} for i, a in enumerate(accs)]
+    lines = [
+        {"epoch": i + 1, "val_accuracy": a, "finished": i == 14, "checkpoint_path": str(tmp_path / f"train/fe1a590b/checkpoint_{i + 1}")}
+        for i, a in enumerate(accs)
+    ]
     lines.insert(10, {**lines[9], "val_accuracy": 0.1})  # epoch 10 reported twice (worker restarted): the later wins
     journal.write_text("".join(json.dumps(x) + "\n" for x in lines))
     (row,) = collect_rows(tmp_path, "val_accuracy", "max")

@@ -158,4 +158,3 @@ def test_every_registered_parameter_is_sampled_and_defaults_when_unmentioned(tmp
     values = DefineByRun(bare)(optuna.create_study().ask())
     for name in ("lr_schedule", "optimizer", "augment", "dropout"):
         assert values[name] == PARAM_DEFAULTS[name]
-

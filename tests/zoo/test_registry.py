@@ -16,8 +16,14 @@ PRETRAINED = list_models(pretrained=True)
 
 
 def test_registry_contents():
-    assert set(PRETRAINED) == {"inception_v3", "resnet50", "vgg16", "mobilenet_v2", "efficientnet_b0"}
+    # The study's architectures are registered; every pretrained one has a backbone with blocks.
     assert {"lenet5", "alexnet", "vgg16", "inception_v1", "inception_v3", "resnet50", "simplenet"} <= set(ALL)
+    assert {"inception_v3", "resnet50", "vgg16"} <= set(PRETRAINED)
+    for name in ALL:
+        spec = get_spec(name)
+        assert (name in PRETRAINED) == spec.pretrained
+        if spec.pretrained:
+            assert spec.backbone is not None and len(spec.block_boundaries) == spec.num_blocks > 0
     assert get_spec("inception_v3").num_blocks == 11
     assert get_spec("resnet50").num_blocks == 16
     assert get_spec("vgg16").num_blocks == 5
@@ -139,4 +145,3 @@ def test_unfrozen_blocks_out_of_range():
 def test_finetune_of_a_scratch_only_model_is_refused():
     with pytest.raises(ConfigError, match="lenet5 has no pretrained backbone"):
         build_model("lenet5", 3)
-

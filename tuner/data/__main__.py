@@ -1,13 +1,13 @@
 """``python -m tuner.data``: dataset tools.
 
-    python -m tuner.data inspect DIR [--class-name-pattern P] [--grouping NAME|FILE] [--json] [--deep]
-    python -m tuner.data demo          # write the demo dataset and print its folder
+python -m tuner.data inspect DIR [--class-name-pattern P] [--grouping NAME|FILE] [--json] [--deep]
+python -m tuner.data demo          # write the demo dataset and print its folder
 """
 
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from tuner._cli import ArgumentParser, run_main
 

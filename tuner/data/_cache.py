@@ -19,10 +19,10 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from filelock import FileLock
@@ -197,21 +197,17 @@ def open_cache(
                 built_now = True
     manifest = _read_manifest(target)
     if manifest is None or manifest.get("identity") != index.identity or manifest.get("size") != size or manifest.get("num_images") != len(index.files):
-        raise DataError(
-            f"image cache {target} does not match its dataset (edited or copied by hand); delete that folder and run again"
-        )
+        raise DataError(f"image cache {target} does not match its dataset (edited or copied by hand); delete that folder and run again")
     images = np.load(target / "images.npy", mmap_mode="r")
     ok = np.load(target / "ok.npy")
     bad = tuple(manifest.get("bad_files", ()))
     if not ok.any():
         raise DataError(
-            f"none of the {len(index.files)} images under {index.root} could be decoded; "
-            f"run 'python -m tuner.data inspect {index.root}' to see why"
+            f"none of the {len(index.files)} images under {index.root} could be decoded; run 'python -m tuner.data inspect {index.root}' to see why"
         )
     if bad:
         _log.warning(
-            "excluded %d unreadable image(s) of %d under %s (corrupt, truncated or not images); "
-            "'python -m tuner.data inspect' lists them",
+            "excluded %d unreadable image(s) of %d under %s (corrupt, truncated or not images); 'python -m tuner.data inspect' lists them",
             len(bad),
             len(index.files),
             index.root,

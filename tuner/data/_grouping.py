@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -73,28 +73,20 @@ class Grouping:
         owner: dict[str, str] = {}
         for group, members in self.groups.items():
             if not members:
-                raise ConfigError(
-                    f"group {group!r} of grouping {self.name!r}{where} is empty; list at least one class or remove it"
-                )
+                raise ConfigError(f"group {group!r} of grouping {self.name!r}{where} is empty; list at least one class or remove it")
             for cls in members:
                 if cls not in known:
                     close = difflib.get_close_matches(cls, class_names, n=3, cutoff=0.5)
                     hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "check the spelling against 'python -m tuner.data inspect'"
-                    raise ConfigError(
-                        f"group {group!r} of grouping {self.name!r}{where} lists unknown class {cls!r}; {hint}"
-                    )
+                    raise ConfigError(f"group {group!r} of grouping {self.name!r}{where} lists unknown class {cls!r}; {hint}")
                 if cls in owner:
                     raise ConfigError(
-                        f"class {cls!r} is in both group {owner[cls]!r} and group {group!r} of grouping "
-                        f"{self.name!r}{where}; a class can be in one group only"
+                        f"class {cls!r} is in both group {owner[cls]!r} and group {group!r} of grouping {self.name!r}{where}; a class can be in one group only"
                     )
                 owner[cls] = group
         for group in self.groups:
             if group in known and group not in owner:
-                raise ConfigError(
-                    f"group name {group!r} of grouping {self.name!r}{where} is also the name of a class "
-                    f"left ungrouped; rename the group"
-                )
+                raise ConfigError(f"group name {group!r} of grouping {self.name!r}{where} is also the name of a class left ungrouped; rename the group")
 
     def remap(self, class_names: Sequence[str]) -> LabelRemap:
         """The label remap for a dataset's classes (validated first).
@@ -151,28 +143,20 @@ def load_grouping(name_or_file: str | os.PathLike[str]) -> Grouping:
         at = f" at line {line + 1}" if line is not None else ""
         raise ConfigError(f"grouping file {str(path)!r} is not valid YAML{at}; fix the syntax") from None
     if not isinstance(raw, dict):
-        raise ConfigError(
-            f"grouping file {str(path)!r} must be a mapping with keys 'name' and 'groups', got {type(raw).__name__}"
-        )
+        raise ConfigError(f"grouping file {str(path)!r} must be a mapping with keys 'name' and 'groups', got {type(raw).__name__}")
     try:
         parsed = _GroupingFile.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
-            raise ConfigError(
-                f"grouping file {str(path)!r} has unknown key {key!r}; the valid keys are 'name' and 'groups'"
-            ) from None
-        raise ConfigError(
-            f"grouping file {str(path)!r}: key {key!r} {err['msg'].lower()} (got {err.get('input')!r})"
-        ) from None
+            raise ConfigError(f"grouping file {str(path)!r} has unknown key {key!r}; the valid keys are 'name' and 'groups'") from None
+        raise ConfigError(f"grouping file {str(path)!r}: key {key!r} {err['msg'].lower()} (got {err.get('input')!r})") from None
     groups: dict[str, tuple[str, ...]] = {}
     for group, members in parsed.groups.items():
         members = list(members or [])
         dupes = sorted({m for m in members if members.count(m) > 1})
         if dupes:
-            raise ConfigError(
-                f"group {group!r} of grouping {parsed.name!r} in {str(path)!r} lists {dupes[0]!r} twice; list it once"
-            )
+            raise ConfigError(f"group {group!r} of grouping {parsed.name!r} in {str(path)!r} lists {dupes[0]!r} twice; list it once")
         groups[str(group)] = tuple(str(m) for m in members)
     return Grouping(name=parsed.name, groups=groups)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 from tuner.data._names import clean_class_name, compile_class_name_pattern
 from tuner.errors import DataError
@@ -101,9 +102,7 @@ class DatasetIndex:
         return counts
 
 
-def split_assignments(
-    keys: Sequence[str], labels: Sequence[int], seed: int, fractions: tuple[float, float] = (0.1, 0.1)
-) -> list[str]:
+def split_assignments(keys: Sequence[str], labels: Sequence[int], seed: int, fractions: tuple[float, float] = (0.1, 0.1)) -> list[str]:
     """Deterministic stratified train/validation/test assignment.
 
     Within each class the files are ranked by a hash of ``(seed, key)``; the first
@@ -177,10 +176,7 @@ def _name_classes(folders: Sequence[str], pattern: str | None, root: Path, where
         else:
             first[name] = folder
     if clashes:
-        raise DataError(
-            f"class folders in {root / where} collide after --class-name-pattern: {'; '.join(clashes)}; "
-            f"rename the folders or change the pattern"
-        )
+        raise DataError(f"class folders in {root / where} collide after --class-name-pattern: {'; '.join(clashes)}; rename the folders or change the pattern")
     return names
 
 
@@ -201,9 +197,7 @@ def _detect(root: Path) -> Layout:
     return "class_folders"
 
 
-def _class_folder_files(
-    base: Path, root: Path, folders: Sequence[str], split: str | None, require_images: bool
-) -> tuple[list[_File], list[str]]:
+def _class_folder_files(base: Path, root: Path, folders: Sequence[str], split: str | None, require_images: bool) -> tuple[list[_File], list[str]]:
     files: list[_File] = []
     ignored: list[str] = []
     for label, folder in enumerate(folders):
@@ -211,10 +205,7 @@ def _class_folder_files(
         ignored.extend(others)
         if not images and require_images:
             rel = Path(os.path.relpath(base / folder, root)).as_posix()
-            raise DataError(
-                f"class folder {rel!r} in {root} holds no images "
-                f"({', '.join(sorted(IMAGE_EXTENSIONS))}); add images or remove the folder"
-            )
+            raise DataError(f"class folder {rel!r} in {root} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))}); add images or remove the folder")
         files.extend(_File(rel, label, split, size, mtime) for rel, size, mtime in images)
     return files, ignored
 
@@ -238,10 +229,7 @@ def _index_class_folders(root: Path, pattern: str | None) -> tuple[list[str], li
 def _index_pre_split(root: Path, pattern: str | None) -> tuple[list[str], list[str], list[_File], list[str]]:
     present = [d for d in _VALIDATION_DIRS if (root / d).is_dir()]
     if len(present) > 1:
-        raise DataError(
-            f"{root} has more than one validation folder ({', '.join(present)}); keep exactly one of "
-            f"{', '.join(_VALIDATION_DIRS)}"
-        )
+        raise DataError(f"{root} has more than one validation folder ({', '.join(present)}); keep exactly one of {', '.join(_VALIDATION_DIRS)}")
     val_dir = present[0]
     folders = _subdirs(root / "train")
     if not folders:
@@ -254,8 +242,7 @@ def _index_pre_split(root: Path, pattern: str | None) -> tuple[list[str], list[s
         extra = sorted(set(_subdirs(root / split_dir)) - set(folders))
         if extra:
             raise DataError(
-                f"class {extra[0]!r} is in {split_dir}/ but not in train/ of {root}; add training "
-                f"images in train/{extra[0]}/ or remove {split_dir}/{extra[0]}/"
+                f"class {extra[0]!r} is in {split_dir}/ but not in train/ of {root}; add training images in train/{extra[0]}/ or remove {split_dir}/{extra[0]}/"
             )
         present_folders = [f for f in folders if (root / split_dir / f).is_dir()]
         labels = {f: folders.index(f) for f in present_folders}
@@ -280,17 +267,12 @@ def _tiny_names(root: Path, wnids: Sequence[str]) -> list[str]:
 
 
 def _index_tiny_imagenet(root: Path) -> tuple[list[str], list[str], list[_File], list[str]]:
-    wnids = sorted(
-        {line.strip() for line in (root / "wnids.txt").read_text(encoding="utf-8").splitlines() if line.strip()}
-    )
+    wnids = sorted({line.strip() for line in (root / "wnids.txt").read_text(encoding="utf-8").splitlines() if line.strip()})
     if not wnids:
         raise DataError(f"{root / 'wnids.txt'} lists no classes; it needs one WordNet id per line")
     missing = [w for w in wnids if not (root / "train" / w).is_dir()]
     if missing:
-        raise DataError(
-            f"wnids.txt lists {missing[0]!r} but {root / 'train' / missing[0]} does not exist; "
-            f"restore the folder or remove the id from wnids.txt"
-        )
+        raise DataError(f"wnids.txt lists {missing[0]!r} but {root / 'train' / missing[0]} does not exist; restore the folder or remove the id from wnids.txt")
     names = _tiny_names(root, wnids)
     files, ignored = _class_folder_files(root / "train", root, wnids, None, require_images=True)
     label_of = {w: i for i, w in enumerate(wnids)}
@@ -302,10 +284,7 @@ def _index_tiny_imagenet(root: Path) -> tuple[list[str], list[str], list[_File],
                 continue
             filename, wnid = parts[0], parts[1]
             if wnid not in label_of:
-                raise DataError(
-                    f"val/val_annotations.txt labels {filename!r} with {wnid!r}, which is not in "
-                    f"wnids.txt; fix the annotation or add the id"
-                )
+                raise DataError(f"val/val_annotations.txt labels {filename!r} with {wnid!r}, which is not in wnids.txt; fix the annotation or add the id")
             path = root / "val" / "images" / filename
             try:
                 st = os.stat(path)
@@ -354,9 +333,7 @@ def index_dataset(data_dir: str | os.PathLike[str], class_name_pattern: str | No
     if not files:
         raise DataError(f"no images found under {root}; expected {', '.join(sorted(IMAGE_EXTENSIONS))} files")
     if len(names) < 2:
-        raise DataError(
-            f"found {len(names)} class ({names[0]!r}) in {root}; a classifier needs at least 2 class folders"
-        )
+        raise DataError(f"found {len(names)} class ({names[0]!r}) in {root}; a classifier needs at least 2 class folders")
     files.sort(key=lambda f: f.rel)
     unsplit = [i for i, f in enumerate(files) if f.split is None]
     if unsplit:
@@ -366,13 +343,8 @@ def index_dataset(data_dir: str | os.PathLike[str], class_name_pattern: str | No
         small = [(label, n) for label, n in counts.items() if n < 3]
         if small and layout == "class_folders":
             label, n = small[0]
-            raise DataError(
-                f"class folder {folders[label]!r} has {n} image(s); the 80/10/10 split needs at least 3 "
-                f"per class: add images or remove the folder"
-            )
-        assigned = split_assignments(
-            [files[i].rel for i in unsplit], [files[i].label for i in unsplit], split_seed, fractions
-        )
+            raise DataError(f"class folder {folders[label]!r} has {n} image(s); the 80/10/10 split needs at least 3 per class: add images or remove the folder")
+        assigned = split_assignments([files[i].rel for i in unsplit], [files[i].label for i in unsplit], split_seed, fractions)
     else:
         assigned = []
     splits = [f.split or "" for f in files]

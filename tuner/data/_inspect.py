@@ -137,7 +137,7 @@ def inspect_dataset(
         formats[probe.format] += 1
     conversion = {mode: n for mode, n in modes.items() if mode != "RGB"}
     counts_total = index.class_counts()
-    classes = []
+    classes: list[dict[str, Any]] = []
     for label, name in enumerate(index.class_names):
         per_split = {s: 0 for s in SPLITS}
         classes.append({"name": name, "folder": index.class_folders[label], "total": counts_total[label], **per_split})
@@ -205,10 +205,11 @@ def format_report(report: InspectReport, max_rows: int = 20) -> str:
     width = max((len(c["name"]) for c in report.classes), default=5)
     width = min(max(width, 5), 48)
     lines.append(f"  {'class':<{width}}  {'total':>6} {'train':>6} {'val':>6} {'test':>6}")
-    shown = sorted(report.classes, key=lambda c: c["total"])
+    ordered: list[dict[str, Any]] = sorted(report.classes, key=lambda c: c["total"])
+    shown: list[dict[str, Any] | None] = list(ordered)
     if len(shown) > max_rows:
         half = max_rows // 2
-        shown = shown[:half] + [None] + shown[-half:]  # type: ignore[list-item]
+        shown = shown[:half] + [None] + shown[-half:]  # None: the elided middle
     for c in shown:
         if c is None:
             lines.append(f"  {'...':<{width}}")
@@ -220,10 +221,7 @@ def format_report(report: InspectReport, max_rows: int = 20) -> str:
     if report.needs_conversion:
         lines.append("          converted to 8-bit RGB for training: " + ", ".join(f"{m} {n}" for m, n in report.needs_conversion.items()))
     lines.append("formats   " + ", ".join(f"{m} {n}" for m, n in report.formats.items()))
-    lines.append(
-        f"cache     ~{_human_bytes(report.cache_bytes)} at a {report.working_size} px working size "
-        f"(decoded once per node, shared by all trials)"
-    )
+    lines.append(f"cache     ~{_human_bytes(report.cache_bytes)} at a {report.working_size} px working size (decoded once per node, shared by all trials)")
     lines.append(f"unreadable {len(report.unreadable)} (excluded from training)")
     for item in report.unreadable[:max_rows]:
         lines.append(f"  {item['file']}: {item['problem']}")

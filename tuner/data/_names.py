@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Mapping
+from collections.abc import Mapping
 
 from tuner.errors import ConfigError
 
@@ -35,10 +35,7 @@ def compile_class_name_pattern(pattern: str | None) -> re.Pattern[str] | None:
             f"give a regex whose first group is the class name, or a preset: {presets}"
         ) from None
     if compiled.groups < 1:
-        raise ConfigError(
-            f"--class-name-pattern {pattern!r} has no capturing group; the first group is the "
-            f"class name, e.g. '^prefix_(.+)$'"
-        )
+        raise ConfigError(f"--class-name-pattern {pattern!r} has no capturing group; the first group is the class name, e.g. '^prefix_(.+)$'")
     return compiled
 
 
@@ -56,8 +53,7 @@ def clean_class_name(folder: str, pattern: re.Pattern[str] | None) -> str:
     name = match.group(1)
     if not name.strip():
         raise ConfigError(
-            f"--class-name-pattern {pattern.pattern!r} turns folder {folder!r} into an empty "
-            f"class name; make the first group match at least one character"
+            f"--class-name-pattern {pattern.pattern!r} turns folder {folder!r} into an empty class name; make the first group match at least one character"
         )
     return name
 

@@ -15,8 +15,9 @@ times. The only Python in the loop is one ``numpy`` gather per *batch* from the 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -68,7 +69,7 @@ LIGHT_AUGMENTATION = Augmentation(rotation_deg=10.0, shift=0.1, shear_deg=0.0, z
 AUGMENTATIONS = {"study": STUDY_AUGMENTATION, "light": LIGHT_AUGMENTATION, "none": None}
 
 
-def affine_transforms(batch: "int | tf.Tensor", height: int, width: int, aug: Augmentation) -> "tf.Tensor":
+def affine_transforms(batch: int | tf.Tensor, height: int, width: int, aug: Augmentation) -> tf.Tensor:
     """One flattened 8-parameter projective matrix per image (output -> input coordinates)."""
     import tensorflow as tf
 
@@ -103,7 +104,7 @@ def affine_transforms(batch: "int | tf.Tensor", height: int, width: int, aug: Au
     return tf.stack([m00, m01, a2, m10, m11, b2, zeros, zeros], axis=1)
 
 
-def augment_batch(images: "tf.Tensor", aug: Augmentation) -> "tf.Tensor":
+def augment_batch(images: tf.Tensor, aug: Augmentation) -> tf.Tensor:
     """Apply one random affine transform per image of a ``(B, H, W, 3)`` batch (any dtype)."""
     import tensorflow as tf
 
@@ -132,8 +133,7 @@ def split_arrays(index: DatasetIndex, cache: ImageCache, split: str, remap: Labe
     labels = np.asarray(remap.mapping, dtype=np.int64)[fine] if remap is not None else fine
     if positions.size == 0:
         raise DataError(
-            f"the {split} split of {index.root} has no usable image; add images to it or check them "
-            f"with 'python -m tuner.data inspect {index.root}'"
+            f"the {split} split of {index.root} has no usable image; add images to it or check them with 'python -m tuner.data inspect {index.root}'"
         )
     return positions, labels.astype(np.int32)
 
@@ -150,7 +150,7 @@ def make_dataset(
     seed: int | None = None,
     drop_remainder: bool = False,
     positions: Sequence[int] | None = None,
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(uint8 images (B, S, S, 3), int32 labels (B,))`` batches.
 
     Args:

@@ -1,7 +1,7 @@
 """``python -m tuner.export RUN_DIR --out DIR``: a trial's model as a standalone folder.
 
-    python -m tuner.export runs/<name> --out models/shop          # the best trial
-    python -m tuner.export runs/<name> --trial 3f2a9c1e --out models/shop-3f2a
+python -m tuner.export runs/<name> --out models/shop          # the best trial
+python -m tuner.export runs/<name> --trial 3f2a9c1e --out models/shop-3f2a
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from tuner._cli import ArgumentParser, run_main
 def _parser() -> ArgumentParser:
     p = ArgumentParser(
         prog="python -m tuner.export",
-        description="Write a trial's best checkpoint as model.keras (uint8 RGB in, probabilities out) with labels.json, "
-        "preprocessing.json and trial.json.",
+        description="Write a trial's best checkpoint as model.keras (uint8 RGB in, probabilities out) with labels.json, preprocessing.json and trial.json.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="the folder a search wrote (runs/<name>)")
     p.add_argument("--trial", default="best", metavar="ID|best", help="which trial (default: best)")

@@ -108,10 +108,11 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
         input_size=int(params["input_size"]),
         source_size=int(working_size),
         weights="none",
-        dropout=float(params.get("dropout") if params.get("dropout") is not None else 0.2),
-        dense_units=int(params.get("dense_units") if params.get("dense_units") is not None else 512),
+        dropout=float(dropout if (dropout := params.get("dropout")) is not None else 0.2),
+        dense_units=int(units if (units := params.get("dense_units")) is not None else 512),
     )
-    weights = run.checkpoint(row) / WEIGHTS_FILE
+    checkpoint = run.checkpoint(row)
+    weights = checkpoint / WEIGHTS_FILE if checkpoint is not None else Path("(no checkpoint)")
     if not weights.is_file():
         raise DataError(f"trial {row['trial_id']}: its checkpoint holds no {WEIGHTS_FILE} ({weights.parent})")
     built.model.load_weights(weights)
@@ -122,8 +123,7 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
         "image_size": int(working_size),
         "color": "RGB",
         "dtype": "uint8",
-        "resize": "whole image squashed to image_size x image_size, Pillow bilinear (no crop); EXIF orientation applied; "
-        "transparency composited on white",
+        "resize": "whole image squashed to image_size x image_size, Pillow bilinear (no crop); EXIF orientation applied; transparency composited on white",
         "network_input_size": built.input_size,
         "normalisation": f"inside the model ({built.spec.preprocessing}); feed raw 0-255 pixels",
         "decode": "tuner.data.decode_rgb(path, image_size)",

@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class Prediction:
 
 @dataclass(frozen=True)
 class ExportedModel:
-    model: object  # keras.Model
+    model: Any  # keras.Model
     labels: list[str]
     image_size: int
 
@@ -96,7 +97,7 @@ def predict_files(exported: ExportedModel, files: list[Path], top: int = 1, batc
         good = [i for i, a in enumerate(arrays) if a is not None]
         probs = np.zeros((len(chunk), len(exported.labels)))
         if good:
-            batch = np.stack([arrays[i] for i in good])
+            batch = np.stack([a for a in arrays if a is not None])
             probs[good] = np.asarray(exported.model.predict_on_batch(batch), dtype=np.float64)
         for i, p in enumerate(chunk):
             if arrays[i] is None:

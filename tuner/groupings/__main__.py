@@ -1,7 +1,7 @@
 """``python -m tuner.groupings suggest RUN_DIR --classes K``: merge the classes a model confuses.
 
-    python -m tuner.groupings suggest runs/<name> --classes 45            # YAML on stdout
-    python -m tuner.groupings suggest runs/<name> --classes 45 --out search_spaces/groupings/mine.yaml
+python -m tuner.groupings suggest runs/<name> --classes 45            # YAML on stdout
+python -m tuner.groupings suggest runs/<name> --classes 45 --out search_spaces/groupings/mine.yaml
 """
 
 from __future__ import annotations

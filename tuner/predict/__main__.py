@@ -1,7 +1,7 @@
 """``python -m tuner.predict MODEL_DIR IMAGE_OR_DIR``: classify images with an exported model.
 
-    python -m tuner.predict models/shop photo.jpg
-    python -m tuner.predict models/shop shelf_photos/ --top 3 --csv predictions.csv
+python -m tuner.predict models/shop photo.jpg
+python -m tuner.predict models/shop shelf_photos/ --top 3 --csv predictions.csv
 """
 
 from __future__ import annotations

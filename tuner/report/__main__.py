@@ -1,7 +1,7 @@
 """``python -m tuner.report RUN_DIR``: an HTML report of a search's leaderboard.
 
-    python -m tuner.report runs/<name>                 # writes runs/<name>/report/report.html
-    python -m tuner.report runs/<name> --out /tmp/r --top 50
+python -m tuner.report runs/<name>                 # writes runs/<name>/report/report.html
+python -m tuner.report runs/<name> --out /tmp/r --top 50
 """
 
 from __future__ import annotations

@@ -82,7 +82,13 @@ def draw_curves(info: CurvesInfo) -> bytes:
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    styles = {"completed": ("tab:blue", 0.6), "stopped_early": ("tab:gray", 0.45), "failed": ("tab:red", 0.5), "running": ("tab:green", 0.7), "interrupted": ("tab:orange", 0.6)}
+    styles = {
+        "completed": ("tab:blue", 0.6),
+        "stopped_early": ("tab:gray", 0.45),
+        "failed": ("tab:red", 0.5),
+        "running": ("tab:green", 0.7),
+        "interrupted": ("tab:orange", 0.6),
+    }
     for status, (color, alpha) in styles.items():
         segs = [np.column_stack([c.epochs, c.values]) for c in info.curves if c.status == status and len(c.epochs) > 1]
         singles = [(c.epochs[0], c.values[0]) for c in info.curves if c.status == status and len(c.epochs) == 1]
@@ -117,6 +123,7 @@ def draw_importance(info: ImportanceInfo) -> bytes:
 
 def draw_confusion(info: ConfusionInfo) -> bytes:
     plt = _plt()
+    assert info.rates is not None, "draw only a confusion that has data"
     n = len(info.labels)
     side = min(14.0, max(4.5, 0.22 * n + 2.5))
     fig, ax = plt.subplots(figsize=(side + 1.2, side))

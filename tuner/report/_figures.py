@@ -304,8 +304,9 @@ def get_confusion_info(run: Run) -> ConfusionInfo:
     best = run.best_row(with_checkpoint=True)
     if best is None:
         return ConfusionInfo(note="no trial has a scored checkpoint")
-    path = run.checkpoint(best) / CONFUSION_FILE
-    if not path.is_file():
+    checkpoint = run.checkpoint(best)
+    path = checkpoint / CONFUSION_FILE if checkpoint is not None else None
+    if path is None or not path.is_file():
         return ConfusionInfo(trial_id=str(best["trial_id"]), note=f"trial {best['trial_id']} has no {CONFUSION_FILE}")
     counts = np.load(path)
     labels = run.label_names(best.get("grouping"))
@@ -438,7 +439,9 @@ def get_compute_info(run: Run, continuous_levels: int = 3) -> ComputeInfo:
                 hours_to_best = hours * to_best / epochs
     space_dict = run.meta.get("space") or (run.plan.get("space") if run.plan else None)
     if not space_dict:
-        return ComputeInfo(epochs, probe, hours, gpu, best_trial, best_value, to_best, hours_to_best, note="the run's space is not recorded; cannot size a sweep")
+        return ComputeInfo(
+            epochs, probe, hours, gpu, best_trial, best_value, to_best, hours_to_best, note="the run's space is not recorded; cannot size a sweep"
+        )
     from tuner.search._space import SearchSpace, grid_size, one_factor_runs
 
     space = SearchSpace.model_validate(space_dict)
@@ -453,7 +456,7 @@ def get_compute_info(run: Run, continuous_levels: int = 3) -> ComputeInfo:
     max_epochs = int(run.meta.get("max_epochs") or space.budget.max_epochs)
     trained = df[df["epochs_run"].fillna(0) > 0]
     spe = float(trained["train_seconds"].fillna(0).sum() / trained["epochs_run"].sum()) if not trained.empty else float("nan")
-    mean_gpus = float(weight[trained.index].mean()) if gpus is not None and not trained.empty else 1.0
+    mean_gpus = float(gpus.clip(lower=1.0)[trained.index].mean()) if gpus is not None and not trained.empty else 1.0
     setup = float(trained["setup_seconds"].fillna(0).mean()) if not trained.empty else 0.0
     sweep_hours = runs * (max_epochs * spe + setup) * mean_gpus / 3600.0 if math.isfinite(spe) else float("nan")
     return ComputeInfo(

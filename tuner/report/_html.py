@@ -263,4 +263,3 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     os.replace(tmp, result.html)
     result.seconds = time.perf_counter() - t0
     return result
-

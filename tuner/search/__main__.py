@@ -1,8 +1,8 @@
 """``python -m tuner.search``: search how best to train an image classifier on a folder.
 
-    python -m tuner.search --space finetune                 # the demo digits, any laptop
-    python -m tuner.search --space finetune --data DIR --local
-    python -m tuner.search --resume runs/<name>
+python -m tuner.search --space finetune                 # the demo digits, any laptop
+python -m tuner.search --space finetune --data DIR --local
+python -m tuner.search --resume runs/<name>
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ def _parser() -> ArgumentParser:
         description="Search learning rate, optimizer, dropout, architecture, unfrozen blocks and class groupings "
         "with Optuna TPE + ASHA on Ray Tune; every trial is a row of RUN_DIR/leaderboard.parquet.",
     )
-    p.add_argument("--space", default="finetune", metavar="NAME|FILE", help="a shipped space (finetune, scratch, thesis_grid) or a YAML file (default: finetune)")
+    p.add_argument(
+        "--space", default="finetune", metavar="NAME|FILE", help="a shipped space (finetune, scratch, thesis_grid) or a YAML file (default: finetune)"
+    )
     p.add_argument("--data", metavar="DIR", help="dataset folder (default: the built-in demo digits)")
     p.add_argument("--class-name-pattern", metavar="P", help="regex whose first group is the class name, or a preset (beauty)")
     p.add_argument("--num-samples", type=int, metavar="N", help="trials to run (overrides the space's budget)")
@@ -35,7 +37,12 @@ def _parser() -> ArgumentParser:
         help="where run folders go (default: ./runs); on a multi-node cluster s3://bucket/prefix or a shared filesystem",
     )
     p.add_argument("--name", metavar="NAME", help="run folder name (default: <space>-<UTC time>)")
-    p.add_argument("--weights", default="auto", metavar="auto|imagenet|none|PATH", help="backbone weights (default: auto = ImageNet if it can be had, else random with a warning)")
+    p.add_argument(
+        "--weights",
+        default="auto",
+        metavar="auto|imagenet|none|PATH",
+        help="backbone weights (default: auto = ImageNet if it can be had, else random with a warning)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the sampler and of training (default 0)")
     p.add_argument("--local", action="store_true", help="always start a Ray instance on this machine (ignore RAY_ADDRESS)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted search; finished trials are kept")
@@ -46,6 +53,13 @@ def _parser() -> ArgumentParser:
         metavar="SECONDS",
         help="end a running trial as failed (stalled) after this long without a new epoch "
         "(default: 5x the slowest epoch seen, at least 300 s); before its first epoch a trial gets at least 900 s",
+    )
+    p.add_argument(
+        "--max-consecutive-failures",
+        type=int,
+        metavar="N",
+        help="stop the search after N failed trials in a row (default 5); a trial whose worker hits a user error "
+        "(a dataset that changed, say) stops it at once",
     )
     p.add_argument("--dry-run", action="store_true", help="print the resolved space, the resource plan and the cost estimate, then exit")
     return p
@@ -62,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = check_resume(run_dir, args.space if "--space" in (argv or sys.argv) else None, args.data)
         if args.stall_timeout is not None:
             plan["stall_timeout"] = _stall_timeout(args.stall_timeout)
+        if args.max_consecutive_failures is not None:
+            plan["max_consecutive_failures"] = _max_failures(args.max_consecutive_failures)
         print(f"resuming {run_dir}", flush=True)
         run_search(plan, run_dir, resume=True, local=args.local)
         return 0
@@ -84,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     plan = build_plan(opts)
     plan["stall_timeout"] = _stall_timeout(args.stall_timeout) if args.stall_timeout is not None else None
+    plan["max_consecutive_failures"] = _max_failures(args.max_consecutive_failures if args.max_consecutive_failures is not None else 5)
     from tuner._storage import is_uri, join_uri
 
     if is_uri(args.storage):
@@ -137,12 +154,16 @@ def _print_dry_run(plan: dict, run_dir: Path) -> None:
 
     print(SearchSpace.model_validate(plan["space"]).to_yaml().rstrip())
     print("\n# dataset")
-    print(f"{plan['data_dir']}{' (built-in demo)' if plan['demo'] else ''}: {len(plan['class_names'])} classes, "
-          f"{plan['train_images']} train / {plan['validation_images']} validation / {plan['test_images']} test images, "
-          f"working size {plan['working_size']} px, identity {plan['identity']}")
+    print(
+        f"{plan['data_dir']}{' (built-in demo)' if plan['demo'] else ''}: {len(plan['class_names'])} classes, "
+        f"{plan['train_images']} train / {plan['validation_images']} validation / {plan['test_images']} test images, "
+        f"working size {plan['working_size']} px, identity {plan['identity']}"
+    )
     print("\n# resources")
-    print(f"cluster: {plan['cluster']['cpus']:g} CPUs, {plan['cluster']['gpus']:g} GPUs; per trial: {plan['cpus_per_trial']:g} CPU, "
-          f"{plan['gpus_per_trial']:g} GPU; {plan['max_concurrent']} trials at a time")
+    print(
+        f"cluster: {plan['cluster']['cpus']:g} CPUs, {plan['cluster']['gpus']:g} GPUs; per trial: {plan['cpus_per_trial']:g} CPU, "
+        f"{plan['gpus_per_trial']:g} GPU; {plan['max_concurrent']} trials at a time"
+    )
     from tuner.search._driver import random_weights_note
 
     note = random_weights_note(plan)
@@ -154,6 +175,14 @@ def _print_dry_run(plan: dict, run_dir: Path) -> None:
     print(f"trial-epochs: ~{est['trial_epochs_asha']:g} with ASHA (at most {est['trial_epochs_exhaustive']:g} if no trial were stopped)")
     print(f"GPU-hours: ~{est['gpu_hours']:g} (assuming ~{est['assumed_images_per_second']:.0f} img/s per GPU, a T4-class card; measure yours)")
     print(f"\nrun directory: {run_dir}")
+
+
+def _max_failures(n: int) -> int:
+    if n < 1:
+        from tuner.errors import ConfigError
+
+        raise ConfigError(f"--max-consecutive-failures must be >= 1, but got {n}")
+    return n
 
 
 if __name__ == "__main__":

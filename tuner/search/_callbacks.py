@@ -7,19 +7,27 @@ Imported only when a search runs (it imports Ray).
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from ray.tune import Callback
+from ray.tune import Callback, Stopper
 
+from tuner.errors import FATAL_PREFIX
 from tuner.search._console import say
 
 _log = logging.getLogger("tuner.search")
 
-__all__ = ["LeaderboardCallback", "PlacementGroupReleaser", "ProgressCallback", "StallWatchdog", "mirror_trial_files", "release_placement_group"]
+__all__ = [
+    "FailureGuard",
+    "LeaderboardCallback",
+    "PlacementGroupReleaser",
+    "ProgressCallback",
+    "StallWatchdog",
+    "mirror_trial_files",
+    "release_placement_group",
+]
 
 
 class LeaderboardCallback(Callback):
@@ -183,9 +191,9 @@ class StallWatchdog(Callback):
         return {"stall_timeout": self.stall_timeout}
 
     def __setstate__(self, state):
-        self.__init__(state.get("stall_timeout"))
+        StallWatchdog.__init__(self, state.get("stall_timeout"))
 
-    def setup(self, **info):
+    def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
         self._reset()  # also after a restore: clocks restart in this process
 
     def limit(self, trial_id: str) -> float:
@@ -277,7 +285,7 @@ class ProgressCallback(Callback):
         self.ended: dict[str, str] = {}
         self.ended_before = 0
 
-    def setup(self, **info):
+    def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
         # Also runs after a restore: the clock restarts in the new process.
         ended = dict(self.ended)
         self._reset()
@@ -331,6 +339,70 @@ class ProgressCallback(Callback):
         self.ended[trial.trial_id] = "failed"
         say(f"[{self.stage}] trial {trial.trial_id} failed: {failure_reason(getattr(trial, 'local_path', None))}")
         self._line(trials, force=True)
+
+
+class FailureGuard(Callback, Stopper):
+    """Stops the whole stage when failing trials would only repeat themselves.
+
+    Two cases, in keras-tuner's terms: a *fatal* trial (its worker raised a user error, such
+    as a dataset that changed under the search: every other trial would fail the same way)
+    stops the stage at once; ``max_consecutive`` failed trials in a row (NaN losses, crashes,
+    stalls) stop it too. ``reason`` then says why; the driver raises it after the leaderboard
+    is written, and ``--resume`` continues the stage once the cause is fixed.
+    """
+
+    def __init__(self, stage_dir: str, max_consecutive: int = 5):
+        self.stage_dir = stage_dir
+        self.max_consecutive = max_consecutive
+        self._reset()
+
+    def _reset(self) -> None:
+        self.reason: str | None = None
+        self.fatal = False
+        self._in_a_row = 0
+
+    # Tune pickles callbacks and stoppers with the experiment: a restored guard starts clean,
+    # so ``--resume`` after fixing the cause runs the stage on.
+    def __getstate__(self):
+        return {"stage_dir": self.stage_dir, "max_consecutive": self.max_consecutive}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._reset()
+
+    def _stop(self, reason: str, fatal: bool) -> None:
+        import json
+
+        from tuner._run import STOPPED_FILE
+
+        self.reason, self.fatal = reason, fatal
+        Path(self.stage_dir).mkdir(parents=True, exist_ok=True)
+        # A file, not only this object: after a restore the driver holds another copy.
+        (Path(self.stage_dir) / STOPPED_FILE).write_text(json.dumps({"reason": reason, "fatal": fatal}))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        why = failure_reason(getattr(trial, "local_path", None))
+        if self.reason is not None:
+            return
+        if why.startswith(FATAL_PREFIX):
+            self._stop(why[len(FATAL_PREFIX) :], fatal=True)
+            return
+        self._in_a_row += 1
+        if self._in_a_row >= self.max_consecutive:
+            self._stop(
+                f"the search stopped: {self._in_a_row} trials failed in a row (the last: {why}); the leaderboard's "
+                "failure_reason column has each reason (--max-consecutive-failures N sets how many in a row stop it)",
+                fatal=False,
+            )
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._in_a_row = 0
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.reason is not None
 
 
 def failure_reason(trial_dir: str | None) -> str:
@@ -390,7 +462,7 @@ class PlacementGroupReleaser(Callback):
         return {"idle_seconds": self.idle_seconds, "seen": self.seen}
 
     def __setstate__(self, state):
-        self.__init__(state.get("idle_seconds", IDLE_PLACEMENT_GROUP_S))
+        PlacementGroupReleaser.__init__(self, state.get("idle_seconds", IDLE_PLACEMENT_GROUP_S))
         self.seen = state.get("seen", {})
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -419,8 +491,7 @@ class PlacementGroupReleaser(Callback):
         busy = {
             key.split("_group_", 1)[1]
             for key, amount in total.items()
-            if key.startswith(("CPU_group_", "GPU_group_")) and "_" not in key.split("_group_", 1)[1]
-            and abs(free.get(key, 0.0) - amount) >= 1e-9
+            if key.startswith(("CPU_group_", "GPU_group_")) and "_" not in key.split("_group_", 1)[1] and abs(free.get(key, 0.0) - amount) >= 1e-9
         }
         idle_now -= busy
         for pg in list(self._idle_since):
@@ -451,9 +522,7 @@ def _job_worker_placement_groups() -> list[str]:
         # This driver's own cluster, by address: without one, the State API attaches to the
         # newest Ray instance on the machine, which may be another search's (and when that one
         # stops, its lost GCS connection ended this driver: seen with two searches on one machine).
-        groups = list_placement_groups(
-            address=context.gcs_address, filters=[("creator_job_id", "=", context.get_job_id())], detail=True, limit=10000
-        )
+        groups = list_placement_groups(address=context.gcs_address, filters=[("creator_job_id", "=", context.get_job_id())], detail=True, limit=10000)
     except Exception:  # noqa: BLE001 - no State API: fall back to what workers reported
         return []
     found = []

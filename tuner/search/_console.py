@@ -142,7 +142,7 @@ def search_console(log_path: Path, out: TextIO | None = None) -> Iterator[Consol
         except OSError:
             pass
     saved_streams = (sys.stdout, sys.stderr)
-    sys.stdout = sys.stderr = _LogSink(console)  # type: ignore[assignment]
+    sys.stdout = sys.stderr = _LogSink(console)
     handler = _AlertHandler(console)
     ray_logger = logging.getLogger("ray")
     ray_logger.addHandler(handler)

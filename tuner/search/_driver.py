@@ -17,12 +17,13 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
+from tuner._run import STOPPED_FILE
 from tuner._storage import join_uri
-from tuner.errors import ConfigError, TunerError
+from tuner.errors import ConfigError, FatalTrialError, TunerError
 from tuner.leaderboard import FILENAME
-from tuner.search._board import local_checkpoint, test_scores, tune_storage, write_run_leaderboard
-from tuner.search._plan import common_grouping, load_plan, save_plan, size_resources
+from tuner.search._board import test_scores, tune_storage, write_run_leaderboard
 from tuner.search._console import LOG_FILE, Console, say, search_console
+from tuner.search._plan import common_grouping, load_plan, save_plan, size_resources
 from tuner.search._rows import TRACKED_FILE, collect_rows
 
 __all__ = ["check_resume", "init_ray", "run_search", "trial_dirname", "write_run_leaderboard"]
@@ -152,7 +153,9 @@ def _check_remote_is_new(remote: str) -> None:
 
     fs, path = open_uri(remote)
     if fs.get_file_info(path).type != pafs.FileType.NotFound:
-        raise ConfigError(f"{display_uri(remote)} already exists; pick another --name (a remote run is resumed from its local folder with --resume runs/<name>)")
+        raise ConfigError(
+            f"{display_uri(remote)} already exists; pick another --name (a remote run is resumed from its local folder with --resume runs/<name>)"
+        )
 
 
 def _cluster_shape() -> tuple[float, float, float, float]:
@@ -225,6 +228,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
         {"CPU": 0, "memory": 1, HEAD_NODE_RESOURCE: 0.001},
     )
     from tuner.search._callbacks import (
+        FailureGuard,
         LeaderboardCallback,
         PlacementGroupReleaser,
         ProgressCallback,
@@ -234,9 +238,13 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
     # Module-level callback classes: Tune pickles them with the experiment and brings them
     # back on restore.
     watchdog = StallWatchdog(plan.get("stall_timeout"))
+    stopped_file = run_dir / stage / STOPPED_FILE
+    stopped_file.unlink(missing_ok=True)  # a resumed stage starts afresh
+    guard = FailureGuard(str(run_dir / stage), int(plan.get("max_consecutive_failures") or 5))
     callbacks = [
         PlacementGroupReleaser(),
         watchdog,
+        guard,
         LeaderboardCallback(str(run_dir), plan, stage),
         ProgressCallback(stage, plan["metric"], plan["mode"], num_samples, watchdog=watchdog),
         *(extra_callbacks or []),
@@ -250,7 +258,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler = optuna.samplers.TPESampler(
+            sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(
                 seed=plan["seed"] + (1 if probe else 0),
                 multivariate=True,
                 group=True,  # conditional parameters (per-architecture ranges)
@@ -265,7 +273,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
             # Every point once, in order: the study's exhaustive grid. Each point replaces one
             # sample; the keys must exist in the param space, so they are placeholders there.
             points = grid_points(SearchSpace.model_validate(plan["space"]))
-            searcher = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=plan["max_concurrent"])
+            searcher: Any = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=plan["max_concurrent"])
             param_space = dict.fromkeys(points[0])
         else:
             param_space = None
@@ -300,6 +308,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
                 storage_path=storage_root,
                 storage_filesystem=fs,
                 callbacks=callbacks,
+                stop=guard,
                 verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
             ),
@@ -307,10 +316,13 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
     results = tuner.fit()
     # The trials Tune tracked. A trial folder staged just before a driver crash, after Tune's
     # last experiment checkpoint, is not among them: the resumed search never continues it.
-    tracked = sorted(Path(r.path).name for r in results if r.path)
+    tracked = sorted(Path(r.path).name for r in (results[i] for i in range(len(results))) if r.path)
     (run_dir / stage).mkdir(exist_ok=True)
     (run_dir / stage / TRACKED_FILE).write_text(json.dumps(tracked))
     _record_unstarted_failures(run_dir / stage, results)
+    if stopped_file.is_file():
+        write_run_leaderboard(run_dir, plan)  # every trial so far, with its reason, before the error
+        raise FatalTrialError(json.loads(stopped_file.read_text())["reason"])
 
 
 def _record_unstarted_failures(stage_dir: Path, results: Any) -> None:
@@ -368,9 +380,7 @@ def resolve_weights(plan: dict[str, Any]) -> None:
         spec = get_spec(arch)
         value = (size.values() or ["default"])[0] if size is not None else "default"
         px = spec.default_input_size if value == "default" else max(int(value), spec.min_input_size)
-        checks[arch] = subprocess.Popen(
-            [sys.executable, "-c", _WEIGHTS_CHECK, arch, str(px)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        checks[arch] = subprocess.Popen([sys.executable, "-c", _WEIGHTS_CHECK, arch, str(px)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     resolved = {}
     for arch, proc in checks.items():
         out, err = proc.communicate(timeout=600)
@@ -412,8 +422,8 @@ def _resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Pat
     """Fix every ``auto:K`` candidate to one grouping file, from the best probe (or earlier) trial."""
     import numpy as np
 
-    from tuner.data._names import safe_filename
     from tuner._run import CONFUSION_FILE, load_run
+    from tuner.data._names import safe_filename
     from tuner.groupings import grouping_yaml, suggest_grouping, why_not_learned
 
     source = load_run(source_dir)
@@ -423,7 +433,9 @@ def _resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Pat
             f"no usable trial in {source_dir} to derive auto groupings from (all failed or none scored); "
             f"check the failures in its leaderboard, or drop auto:* from params.grouping"
         )
-    confusion = np.load(source.checkpoint(best) / CONFUSION_FILE)
+    checkpoint = source.checkpoint(best)
+    assert checkpoint is not None  # best_row(with_checkpoint=True) has one
+    confusion = np.load(checkpoint / CONFUSION_FILE)
     why = why_not_learned(confusion)
     if why:
         # Clustering a model at chance would merge random classes and score every grouped
@@ -465,8 +477,7 @@ def _set_common_space(run_dir: Path, plan: dict[str, Any]) -> None:
     body = {"name": common.name, "groups": {g: list(m) for g, m in common.groups.items()}}
     path.write_text(
         "# The common label space of this search: every grouping candidate maps into it, and\n"
-        "# val_accuracy_common scores all trials on it, so merging classes alone cannot win.\n"
-        + yaml.safe_dump(body, sort_keys=False)
+        "# val_accuracy_common scores all trials on it, so merging classes alone cannot win.\n" + yaml.safe_dump(body, sort_keys=False)
     )
     plan["common_grouping_file"] = str(path)
 
@@ -480,7 +491,11 @@ def _evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
     if not plan.get("test_images") or not plan.get("test_top"):
         return
     scores = test_scores(run_dir)
-    rows = [r for r in collect_rows(run_dir, plan["metric"], plan["mode"], storage_root=tune_storage(run_dir, plan)[1]) if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]]
+    rows = [
+        r
+        for r in collect_rows(run_dir, plan["metric"], plan["mode"], storage_root=tune_storage(run_dir, plan)[1])
+        if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]
+    ]
     todo = [r for r in rows[: plan["test_top"]] if r["trial_id"] not in scores]
     if not todo:
         return
@@ -524,7 +539,8 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], ou
     seconds = sum(((r["setup_seconds"] or 0.0) + (r["train_seconds"] or 0.0)) * max(r["gpus"] or 0.0, 1.0) for r in rows)
     gpu = any((r["gpus"] or 0.0) > 0 for r in rows)
     print(
-        f"compute: {epochs} trial-epochs" + (f" ({probe} of them in the probe stage)" if probe else "")
+        f"compute: {epochs} trial-epochs"
+        + (f" ({probe} of them in the probe stage)" if probe else "")
         + f", {seconds / 3600:.3g} {'GPU-hours' if gpu else 'CPU trial-hours'}",
         file=out,
     )
@@ -532,7 +548,10 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], ou
     if top:
         metric = plan["metric"]
         print(f"\ntop {len(top)} by {metric}:", file=out)
-        print(f"  {'trial':<12} {'architecture':<16} {metric:>20} {'val_acc':>8} {'test_acc':>8} {'k':>3} {'lr':>9} {'optimizer':<13} {'grouping':<10} {'epochs':>6}  status", file=out)
+        print(
+            f"  {'trial':<12} {'architecture':<16} {metric:>20} {'val_acc':>8} {'test_acc':>8} {'k':>3} {'lr':>9} {'optimizer':<13} {'grouping':<10} {'epochs':>6}  status",  # noqa: E501
+            file=out,
+        )
         for r in top:
             test = f"{r['test_accuracy']:.4f}" if r.get("test_accuracy") is not None else "-"
             print(

@@ -159,12 +159,15 @@ def build_plan(opts: Options) -> dict[str, Any]:
         space = space.with_demo()
         data_dir = str(demo_dataset_dir())
     else:
-        data_dir = str(Path(opts.data).expanduser().resolve()) if Path(opts.data).expanduser().exists() else opts.data
+        given = str(opts.data)
+        data_dir = str(Path(given).expanduser().resolve()) if Path(given).expanduser().exists() else given
     for flag, value in (("--num-samples", opts.num_samples), ("--max-epochs", opts.max_epochs)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be >= 1, but got {value}")
     if space.budget.sampler == "grid" and opts.num_samples is not None:
-        raise ConfigError(f"--num-samples does not apply to a grid space (budget.sampler: grid runs every point once); drop it, or use sampler tpe or random in {opts.space}")
+        raise ConfigError(
+            f"--num-samples does not apply to a grid space (budget.sampler: grid runs every point once); drop it, or use sampler tpe or random in {opts.space}"
+        )
     space = space.with_budget(num_samples=opts.num_samples, max_epochs=opts.max_epochs)
     if space.budget.sampler == "grid":
         from tuner.search._space import grid_points
@@ -178,8 +181,7 @@ def build_plan(opts: Options) -> dict[str, Any]:
         raise ConfigError(f"--max-concurrent must be >= 1, but got {opts.max_concurrent}")
     if opts.weights not in ("auto", "imagenet", "none") and not Path(opts.weights).expanduser().is_file():
         raise ConfigError(
-            f"--weights {opts.weights!r} is neither auto, imagenet, none nor an existing weights file; "
-            f"give one of those or a file written by save_weights()"
+            f"--weights {opts.weights!r} is neither auto, imagenet, none nor an existing weights file; give one of those or a file written by save_weights()"
         )
     if opts.weights == "imagenet" and space.kind == "scratch":
         raise ConfigError("--weights imagenet does not apply to a scratch space (its models train from random weights); use --weights none")
@@ -194,12 +196,11 @@ def build_plan(opts: Options) -> dict[str, Any]:
         if label == "none":
             continue
         if label.startswith("auto:"):
-            value, is_frac = parse_auto(label, "params.grouping")
-            k = round(value * len(classes)) if is_frac else int(value)
+            amount, is_frac = parse_auto(label, "params.grouping")
+            k = round(amount * len(classes)) if is_frac else int(amount)
             if not 2 <= k < len(classes):
                 raise ConfigError(
-                    f"params.grouping: {label!r} asks for {k} labels but the dataset has {len(classes)} classes; "
-                    f"K must satisfy 2 <= K < {len(classes)}"
+                    f"params.grouping: {label!r} asks for {k} labels but the dataset has {len(classes)} classes; K must satisfy 2 <= K < {len(classes)}"
                 )
             autos.append((label, k))
             continue

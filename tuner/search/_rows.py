@@ -153,7 +153,7 @@ def trial_row(
         status, reason = "interrupted", INTERRUPTED
     elif failure or last.get("failure_reason"):
         status = "failed"
-        reason = failure or last.get("failure_reason")
+        reason = str(failure or last.get("failure_reason"))
     elif last.get("finished"):
         status, reason = "completed", None
     elif running:

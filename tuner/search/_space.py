@@ -90,11 +90,11 @@ class Param(_Frozen):
         if self.uniform is not None and not self.uniform[0] <= self.uniform[1]:
             raise ValueError(f"low <= high must hold, but got low={self.uniform[0]}, high={self.uniform[1]}")
         if self.int is not None:
-            low, high = self.int
-            if low == "max":
+            first, last = self.int
+            if first == "max":
                 raise ValueError("'max' can only be the upper bound")
-            if high != "max" and not low <= high:
-                raise ValueError(f"low <= high must hold, but got low={low}, high={high}")
+            if last != "max" and not first <= last:
+                raise ValueError(f"low <= high must hold, but got low={first}, high={last}")
         if self.choice is not None and not self.choice:
             raise ValueError("a choice needs at least one value")
         return self
@@ -163,7 +163,7 @@ class SearchSpace(_Frozen):
     def _params(cls, v: dict[str, Param]) -> dict[str, Param]:
         for key in v:
             if key not in PARAM_NAMES:
-                close = difflib.get_close_matches(key, PARAM_NAMES, n=len(PARAM_NAMES), cutoff=0.0)
+                close = difflib.get_close_matches(key, PARAM_NAMES, n=max(1, len(PARAM_NAMES)), cutoff=0.0)
                 raise ValueError(f"unknown parameter {key!r}; valid parameters: {', '.join(close)}")
         return v
 
@@ -197,7 +197,8 @@ class SearchSpace(_Frozen):
 
     def grouping_candidates(self) -> list[str]:
         p = self.param("grouping")
-        return [str(g) for g in p.values()] if p is not None and p.values() is not None else ["none"]
+        values = p.values() if p is not None else None
+        return [str(g) for g in values] if values is not None else ["none"]
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
@@ -297,15 +298,14 @@ def check_space(space: SearchSpace, where: str = "space") -> None:
             raise ConfigError(f"{where}: architectures: {exc}") from None
         if space.kind == "finetune" and spec.backbone is None:
             raise ConfigError(
-                f"{where}: architectures: {arch} has no pretrained backbone to fine-tune; "
-                f"finetune spaces take {', '.join(list_models(pretrained=True))}"
+                f"{where}: architectures: {arch} has no pretrained backbone to fine-tune; finetune spaces take {', '.join(list_models(pretrained=True))}"
             )
         specs.append(spec)
     opt = space.param("optimizer")
     if opt is not None:
         if opt.values() is None:
             raise ConfigError(f"{where}: params.optimizer must be a choice or fixed value of {', '.join(OPTIMIZERS)}")
-        for value in opt.values():
+        for value in opt.values() or []:
             if value not in OPTIMIZERS:
                 raise ConfigError(f"{where}: params.optimizer: unknown optimizer {value!r}; valid: {', '.join(OPTIMIZERS)}")
     for name in ("dropout",):
@@ -340,12 +340,13 @@ def check_space(space: SearchSpace, where: str = "space") -> None:
     if size is not None:
         if size.values() is None:
             raise ConfigError(f"{where}: params.input_size must be a choice or fixed value (sizes in px or 'default')")
-        numeric = [v for v in size.values() if v != "default"]
+        sizes = size.values() or []
+        numeric = [v for v in sizes if v != "default"]
         for v in numeric:
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ConfigError(f"{where}: params.input_size: {v!r} is neither a size in px nor 'default'")
         for spec in specs:
-            if numeric and all(v < spec.min_input_size for v in numeric) and "default" not in size.values():
+            if numeric and all(v < spec.min_input_size for v in numeric) and "default" not in sizes:
                 raise ConfigError(
                     f"{where}: params.input_size {numeric} is below {spec.name}'s minimum of {spec.min_input_size} px; "
                     f"add a size of at least {spec.min_input_size} or 'default'"
@@ -356,8 +357,7 @@ def check_space(space: SearchSpace, where: str = "space") -> None:
             hi = _int_high(blocks, spec.num_blocks)
             if hi > spec.num_blocks:
                 raise ConfigError(
-                    f"{where}: params.unfrozen_blocks goes up to {hi} but {spec.name} has {spec.num_blocks} blocks; "
-                    f"use at most {spec.num_blocks} or 'max'"
+                    f"{where}: params.unfrozen_blocks goes up to {hi} but {spec.name} has {spec.num_blocks} blocks; use at most {spec.num_blocks} or 'max'"
                 )
     _check_groupings(space, where)
 
@@ -395,9 +395,7 @@ def parse_auto(candidate: str, where: str = "grouping") -> tuple[float, bool]:
             raise ValueError
         return float(k), False
     except ValueError:
-        raise ConfigError(
-            f"{where}: {candidate!r} is not a valid automatic grouping; use auto:K with K >= 2 classes or auto:P% with 0 < P < 100"
-        ) from None
+        raise ConfigError(f"{where}: {candidate!r} is not a valid automatic grouping; use auto:K with K >= 2 classes or auto:P% with 0 < P < 100") from None
 
 
 def _bounds(p: Param) -> tuple[float, float]:
@@ -407,7 +405,7 @@ def _bounds(p: Param) -> tuple[float, float]:
         return p.uniform
     if p.int is not None:
         lo, hi = p.int
-        return float(lo), (math.inf if hi == "max" else float(hi))  # type: ignore[arg-type]
+        return float(lo), (math.inf if hi == "max" else float(hi))
     values = [v for v in (p.values() or []) if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return (min(values), max(values)) if values else (0.0, 0.0)
 
@@ -512,7 +510,7 @@ def _grid_axes(space: SearchSpace, arch: str, continuous_levels: int | None) -> 
             axes[name] = [DEFAULTS[name]]
         elif p.int is not None:
             hi = _int_high(p, spec.num_blocks)
-            axes[name] = list(range(int(p.int[0]), hi + 1))  # type: ignore[arg-type]
+            axes[name] = list(range(int(p.int[0]), hi + 1))
         elif p.values() is not None:
             axes[name] = [spec.num_blocks if v == "max" else v for v in p.values()]  # type: ignore[union-attr]
         elif continuous_levels is not None:

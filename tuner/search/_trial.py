@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner._run import FAILURE_FILE, journal_path
-from tuner.errors import TrialFailed
+from tuner.errors import FATAL_PREFIX, FatalTrialError, TrialFailed
 
 __all__ = ["one_line", "trial_config", "tune_trial", "write_failure"]
 
@@ -87,16 +87,14 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
         ray_train_loop,
         train_loop_config=trial_config(config, plan),
         scaling_config=ray.train.ScalingConfig(num_workers=1, use_gpu=bool(gpus), resources_per_worker=resources),
-        run_config=ray.train.RunConfig(
+        run_config=ray.train.RunConfig(  # type: ignore[call-arg]  # Train v2's RunConfig at runtime (RAY_TRAIN_V2_ENABLED)
             # A stable name per trial: a restored trial finds its own checkpoints.
             name=trial_id,
             storage_path=train_path,
             storage_filesystem=train_fs,
-            callbacks=[RelayCallback(queue)],
+            callbacks=[RelayCallback(queue)],  # type: ignore[list-item]  # a Train v2 UserCallback
             failure_config=ray.train.FailureConfig(max_failures=int(plan.get("worker_retries", 2))),
-            checkpoint_config=ray.train.CheckpointConfig(
-                num_to_keep=1, checkpoint_score_attribute=plan["metric"], checkpoint_score_order=plan["mode"]
-            ),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan["metric"], checkpoint_score_order=plan["mode"]),
             worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}},
             logging_config=ray.train.LoggingConfig(log_level="WARNING"),
         ),
@@ -112,20 +110,29 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
     # A daemon: when Tune stops the trial (ASHA), the actor exits without waiting for it.
     fit_thread = threading.Thread(target=fit, name=f"fit-{trial_id}", daemon=True)
     fit_thread.start()
-    relay(queue, fit_thread, journal_path(plan["run_dir"], plan["stage"], trial_id))
+    last: dict[str, Any] = {}
+
+    def report(item: dict[str, Any]) -> None:
+        last.clear()
+        last.update(item)
+        ray.tune.report(item)
+
+    relay(queue, fit_thread, journal_path(plan["run_dir"], plan["stage"], trial_id), report)
     if "error" in outcome:
         raise outcome["error"]
     # A failure the worker itself reported (NaN loss, out of memory) is recorded here. Any
     # other exception propagates: Tune then marks the trial ERROR and writes error.txt, while
     # the controller dying because Tune stopped the trial (ASHA) is not a failure at all.
     result = outcome["result"]
-    metrics = result.metrics or {}
+    # The last report relayed, not result.metrics: Train's result carries the metrics of the
+    # last *checkpoint*, and a failure (NaN loss, out of memory, a user error) has none.
+    metrics = last or result.metrics or {}
     reason = str(metrics.get("failure_reason") or "")
     if not reason and result.error is not None:
         raise TrialFailed(f"error: {one_line(result.error)}")
     if reason:
         write_failure(trial_dir, trial_id, reason)
-        raise TrialFailed(reason)
+        raise FatalTrialError(reason) if reason.startswith(FATAL_PREFIX) else TrialFailed(reason)
 
 
 def write_failure(trial_dir: str | Path, trial_id: str, reason: str) -> None:

@@ -308,11 +308,19 @@ def ray_train_loop(cfg: dict[str, Any]) -> None:
             extra["checkpoint_path"] = checkpoint.path  # the stored checkpoint the replay comes from
         ray.train.report({**metrics, **extra}, checkpoint=ckpt)
 
-    if checkpoint is None:
-        run_training(cfg, report)
-    else:
-        with checkpoint.as_directory() as d:
-            run_training(cfg, report, d)
+    from tuner.errors import FATAL_PREFIX, TunerError
+
+    try:
+        if checkpoint is None:
+            run_training(cfg, report)
+        else:
+            with checkpoint.as_directory() as d:
+                run_training(cfg, report, d)
+    except TunerError as exc:
+        # A user error (the dataset changed on this node, say) fails every trial alike: report
+        # it instead of raising, so Ray Train does not retry it, and the search stops on it.
+        worst = -1e9 if cfg.get("mode", "max") == "max" else 1e9  # Tune's schedulers need a value
+        report({"epoch": 0, "objective": worst, "finished": True, "failure_reason": f"{FATAL_PREFIX}{exc}"}, None)
 
 
 def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "test") -> dict[str, float]:
@@ -329,7 +337,16 @@ def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "
     index = index_dataset(cfg["data_dir"], cfg.get("class_name_pattern"), int(cfg.get("split_seed", 0)))
     cache = open_cache(index, int(cfg["working_size"]), cfg.get("cache_dir"))
     remap, to_common = label_spaces(list(index.class_names), cfg.get("grouping_file"), cfg.get("common_grouping_file"))
-    built = build_model(cfg["architecture"], remap.num_classes, mode=cfg.get("kind", "finetune"), input_size=int(cfg["input_size"]), source_size=cache.size, weights="none", dropout=float(cfg.get("dropout", 0.2)), dense_units=int(cfg.get("dense_units", 512)))
+    built = build_model(
+        cfg["architecture"],
+        remap.num_classes,
+        mode=cfg.get("kind", "finetune"),
+        input_size=int(cfg["input_size"]),
+        source_size=cache.size,
+        weights="none",
+        dropout=float(cfg.get("dropout", 0.2)),
+        dense_units=int(cfg.get("dense_units", 512)),
+    )
     built.model.load_weights(os.path.join(checkpoint_dir, WEIGHTS_FILE))
     ds = make_dataset(index, cache, split, 128, remap=remap)
     _, labels = split_arrays(index, cache, split, remap)

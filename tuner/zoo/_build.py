@@ -7,11 +7,12 @@ TensorFlow/Keras are imported when a function here runs, not when ``tuner.zoo`` 
 from __future__ import annotations
 
 import functools
-import math
 import logging
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from tuner.errors import ConfigError
 from tuner.zoo._registry import ModelSpec, get_spec
@@ -55,10 +56,10 @@ class BuiltModel:
         num_classes: Output classes.
     """
 
-    model: "keras.Model"
+    model: keras.Model
     spec: ModelSpec
     mode: Mode
-    backbone: "keras.Model | None"
+    backbone: keras.Model | None
     weights: str
     input_size: int
     num_classes: int
@@ -76,7 +77,7 @@ class BuiltModel:
         if self.num_outputs == 1 or metric in ("loss", "val_loss"):
             return metric
         prefix = "val_" if metric.startswith("val_") else ""
-        return f"{prefix}predictions_{metric[len(prefix):]}"
+        return f"{prefix}predictions_{metric[len(prefix) :]}"
 
     def param_counts(self) -> tuple[int, int]:
         """``(trainable, total)`` parameter counts."""
@@ -89,13 +90,10 @@ class BuiltModel:
 
 def _check_input_size(spec: ModelSpec, input_size: int) -> None:
     if input_size < spec.min_input_size:
-        raise ConfigError(
-            f"input size {input_size} is below {spec.name}'s minimum of {spec.min_input_size} px; "
-            f"use at least {spec.min_input_size}"
-        )
+        raise ConfigError(f"input size {input_size} is below {spec.name}'s minimum of {spec.min_input_size} px; use at least {spec.min_input_size}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _imagenet_available(name: str, input_size: int) -> str | None:
     """``None`` when ImageNet weights load for this backbone, else why not (one line)."""
     spec = get_spec(name)
@@ -123,10 +121,7 @@ def resolve_weights(name: str, policy: str, input_size: int | None = None, mode:
     if policy in ("auto", "imagenet"):
         if mode == "scratch" or not spec.pretrained:
             if policy == "imagenet":
-                raise ConfigError(
-                    f"--weights imagenet: {name} has no ImageNet weights "
-                    f"(pretrained: {', '.join(_pretrained_names())}); use --weights none"
-                )
+                raise ConfigError(f"--weights imagenet: {name} has no ImageNet weights (pretrained: {', '.join(_pretrained_names())}); use --weights none")
             return "none"
         why = _imagenet_available(name, size)
         if why is None:
@@ -153,14 +148,13 @@ def _pretrained_names() -> list[str]:
     return list_models(pretrained=True)
 
 
-def _load_weights_file(model: "keras.Model", path: str, what: str) -> None:
+def _load_weights_file(model: keras.Model, path: str, what: str) -> None:
     try:
         model.load_weights(path)
     except Exception as exc:  # noqa: BLE001 - report any mismatch as a user error
         reason = " ".join(str(exc).split())[:200]
         raise ConfigError(
-            f"could not load weights file {path!r} into {what} ({reason}); it must come from "
-            f"save_weights() of the same architecture and input size"
+            f"could not load weights file {path!r} into {what} ({reason}); it must come from save_weights() of the same architecture and input size"
         ) from None
 
 
@@ -219,14 +213,9 @@ def build_model(
     if num_classes < 2:
         raise ConfigError(f"num_classes >= 2 must hold, but got {num_classes}")
     if mode == "finetune" and spec.backbone is None:
-        raise ConfigError(
-            f"{name} has no pretrained backbone to fine-tune; use it from scratch or pick one of "
-            f"{', '.join(_pretrained_names())}"
-        )
+        raise ConfigError(f"{name} has no pretrained backbone to fine-tune; use it from scratch or pick one of {', '.join(_pretrained_names())}")
     if mode == "finetune" and not 0 <= unfrozen_blocks <= spec.num_blocks:
-        raise ConfigError(
-            f"unfrozen_blocks for {name} must be in 0..{spec.num_blocks}, but got {unfrozen_blocks}"
-        )
+        raise ConfigError(f"unfrozen_blocks for {name} must be in 0..{spec.num_blocks}, but got {unfrozen_blocks}")
     resolved = resolve_weights(name, weights, size, mode)
     inputs = keras.Input((source_size or size, source_size or size, 3), dtype="uint8", name="image")
     x = ImageInput(size, spec.preprocessing, name="image_input")(inputs)
@@ -265,7 +254,7 @@ def build_model(
     return built
 
 
-def _fast_batch_norm_statistics(model: "keras.Model") -> None:
+def _fast_batch_norm_statistics(model: keras.Model) -> None:
     """Batch norm momentum 0.9 for randomly initialised networks.
 
     Keras applications use 0.99-0.999, tuned for ImageNet-length training: on a small dataset

@@ -36,9 +36,7 @@ def _keras_scratch(app_name: str, **extra: Any):
         import keras
 
         # The softmax is a separate float32 layer so it stays float32 under mixed precision.
-        net = _app(app_name)(
-            include_top=True, weights=None, input_shape=input_shape, classes=num_classes, classifier_activation=None, **extra
-        )
+        net = _app(app_name)(include_top=True, weights=None, input_shape=input_shape, classes=num_classes, classifier_activation=None, **extra)
         outputs = keras.layers.Activation("softmax", dtype="float32", name="softmax")(net.output)
         return keras.Model(net.input, outputs, name=net.name)
 
@@ -52,9 +50,7 @@ _VGG16_BLOCKS = tuple(f"block{i}_pool" for i in range(1, 6))
 # MobileNetV2: 17 inverted-residual blocks (a residual one ends at its add), then the last 1x1 conv.
 _MOBILENET_V2_RESIDUAL = {2, 4, 5, 7, 8, 9, 11, 12, 14, 15}
 _MOBILENET_V2_BLOCKS = (
-    ("expanded_conv_project_BN",)
-    + tuple(f"block_{i}_add" if i in _MOBILENET_V2_RESIDUAL else f"block_{i}_project_BN" for i in range(1, 17))
-    + ("out_relu",)
+    ("expanded_conv_project_BN",) + tuple(f"block_{i}_add" if i in _MOBILENET_V2_RESIDUAL else f"block_{i}_project_BN" for i in range(1, 17)) + ("out_relu",)
 )
 # EfficientNetB0: 16 MBConv blocks (a residual one ends at its add), then the top conv.
 _EFFICIENTNET_B0_BLOCKS = tuple(

@@ -8,8 +8,9 @@ data, not hidden in a builder) and its ordered block-boundary layer names.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Literal
 
 from tuner.errors import ConfigError
 
@@ -107,5 +108,5 @@ def get_spec(name: str) -> ModelSpec:
         return _REGISTRY[name]
     except (KeyError, TypeError):
         names = sorted(_REGISTRY)
-        close = difflib.get_close_matches(str(name), names, n=len(names), cutoff=0.0)
+        close = difflib.get_close_matches(str(name), names, n=max(1, len(names)), cutoff=0.0)
         raise ConfigError(f"unknown architecture {name!r}; valid names: {', '.join(close)}") from None
