@@ -216,7 +216,7 @@ def test_a_trial_that_stops_reporting_is_ended_as_stalled_and_the_search_goes_on
 
     space = write_space(tmp_path, STALL_SPACE)
     plan = build_plan(Options(space=space, name="stall", storage=str(tmp_path / "runs")))
-    plan["stall_timeout"] = 60.0  # far above an epoch here, even on a loaded 2-core machine
+    plan["stall_timeout"] = 30.0  # 10x an epoch here (about 3 s), even on a loaded 2-core machine
     run_dir = tmp_path / "runs" / "stall"
     frozen: dict[str, int] = {}
     errors: list[BaseException] = []
@@ -281,18 +281,4 @@ def test_a_user_error_in_a_worker_stops_the_search_at_once(ray_address, tmp_path
     assert len(df) == 1, df[["trial_id", "status", "failure_reason"]]
     assert df.iloc[0]["status"] == "failed" and df.iloc[0]["failure_reason"].startswith("fatal: ")
     assert json.loads((run_dir / "search" / STOPPED_FILE).read_text())["fatal"]
-    assert resources_free(60)
-
-
-def test_failed_trials_in_a_row_stop_the_search(ray_address, tmp_path):
-    from tuner.errors import FatalTrialError
-
-    space = write_space(tmp_path, QUICK_SPACE.replace("lr: {fixed: 0.01}", "lr: {fixed: 1.0e+38}"))  # NaN loss
-    plan = build_plan(Options(space=space, name="nan", storage=str(tmp_path / "runs"), max_concurrent=1))
-    plan["max_consecutive_failures"] = 2
-    run_dir = tmp_path / "runs" / "nan"
-    with pytest.raises(FatalTrialError, match=r"2 trials failed in a row \(the last: nan_loss\)"):
-        run_search(plan, run_dir)
-    df, _ = read_leaderboard(run_dir)
-    assert len(df) == 2 and (df["failure_reason"] == "nan_loss").all()
     assert resources_free(60)

@@ -83,14 +83,16 @@ budget: {max_epochs: 2, grace_period: 2, reduction_factor: 2, sampler: grid}
 
 
 def test_nan_loss_fails_the_trial_and_the_search_goes_on(ray_address, tmp_path, monkeypatch):
-    # Also the README's default: a relative --storage (./runs).
+    """Also the grid sampler (every point of the 2 x 2 grid exactly once) and the README's
+    default of a relative --storage (./runs)."""
     monkeypatch.chdir(tmp_path)
     space = write_space(tmp_path / "spaces", NAN_SPACE)
     plan = build_plan(Options(space=space, name="nan", storage="runs", seed=3))
     run_search(plan, Path("runs") / "nan")
     run_dir = tmp_path / "runs" / "nan"
-    df, _ = read_leaderboard(run_dir)
-    assert len(df) == 4
+    df, meta = read_leaderboard(run_dir)
+    assert len(df) == 4 and meta["num_samples"] == 4
+    assert sorted(zip(df["lr"], df["optimizer"])) == sorted((lr, o) for lr in (1e38, 0.05) for o in ("sgd_momentum", "rmsprop"))
     failed = df[df["status"] == "failed"]
     assert len(failed) == 2 and set(failed["failure_reason"]) == {"nan_loss"}
     assert (failed["lr"] == 1e38).all()
@@ -110,13 +112,6 @@ params:
   augment: {fixed: none}
 budget: {max_epochs: 1, grace_period: 1, sampler: grid}
 """
-
-
-def test_grid_sampler_runs_every_point_exactly_once(ray_address, tmp_path):
-    run_dir, _ = _search(tmp_path, GRID_SPACE, "grid")
-    df, meta = read_leaderboard(run_dir)
-    assert meta["num_samples"] == 4
-    assert sorted(zip(df["lr"], df["optimizer"])) == sorted((lr, o) for lr in (1e-3, 1e-2) for o in ("adam", "sgd_momentum"))
 
 
 def test_grid_sampler_refuses_continuous_parameters_and_num_samples(tmp_path):
