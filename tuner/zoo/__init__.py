@@ -18,6 +18,10 @@ from tuner.zoo._build import (
 from tuner.zoo._devices import DeviceSetup, setup_devices
 from tuner.zoo._registry import ModelSpec, Preprocessing, get_spec, list_models, register_model
 
+# The built-in specs register themselves on import (no TensorFlow imported). Importing any
+# tuner.zoo module runs this package first, so the registry is always filled.
+from tuner.zoo import _pretrained, _scratch  # noqa: E402, F401  # isort: skip
+
 __all__ = [
     "LR_SCHEDULES",
     "OPTIMIZERS",

@@ -85,14 +85,8 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-def _ensure_loaded() -> None:
-    # The built-in specs register themselves on import; importing them imports no TensorFlow.
-    from tuner.zoo import _pretrained, _scratch  # noqa: F401
-
-
 def list_models(pretrained: bool | None = None) -> list[str]:
     """Registered names, sorted; ``pretrained=True`` keeps those with ImageNet backbones."""
-    _ensure_loaded()
     return sorted(n for n, s in _REGISTRY.items() if pretrained is None or s.pretrained == pretrained)
 
 
@@ -103,7 +97,6 @@ def get_spec(name: str) -> ModelSpec:
         ConfigError: unknown name; the message quotes it and lists the valid names,
             closest first.
     """
-    _ensure_loaded()
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
