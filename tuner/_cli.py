@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from tuner.errors import USER_ERROR_EXIT_CODE, TunerError
+from tuner.errors import INTERRUPTED_EXIT_CODE, USER_ERROR_EXIT_CODE, SearchInterrupted, TunerError
 
 __all__ = ["ArgumentParser", "run_main"]
 
@@ -30,14 +30,18 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> NoReturn:
-    """Run ``main(argv)`` and exit with its status; a ``TunerError`` prints one line, exit 2."""
+    """Run ``main(argv)`` and exit with its status; a ``TunerError`` prints one line, exit 2;
+    an interrupt prints one line, exit 130."""
     try:
         status = main(argv)
     except TunerError as exc:
         message = " ".join(str(exc).split("\n")).strip()
         print(f"error: {message}", file=sys.stderr)
         sys.exit(USER_ERROR_EXIT_CODE)
+    except SearchInterrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT_CODE)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED_EXIT_CODE)
     sys.exit(0 if status is None else int(status))

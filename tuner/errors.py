@@ -7,15 +7,29 @@ the fix, e.g. ``"--data 'x' is not a directory; pass the folder that holds your 
 folders"``.
 
 ``TrialFailed`` ends one trial (recorded, the search goes on); ``FatalTrialError`` ends the
-search. Anything else is a bug or an environment failure and keeps its traceback.
+search. ``SearchInterrupted``: the user stopped the search (Ctrl+C); everything so far is kept
+and the message says how to resume (exit status 130, the shell's for SIGINT). Anything else is a bug or an environment failure and keeps its traceback.
 """
 
 from __future__ import annotations
 
-__all__ = ["FATAL_PREFIX", "ConfigError", "DataError", "FatalTrialError", "TrialFailed", "TunerError", "USER_ERROR_EXIT_CODE"]
+__all__ = [
+    "FATAL_PREFIX",
+    "ConfigError",
+    "DataError",
+    "FatalTrialError",
+    "INTERRUPTED_EXIT_CODE",
+    "SearchInterrupted",
+    "TrialFailed",
+    "TunerError",
+    "USER_ERROR_EXIT_CODE",
+]
 
 #: Exit status of every command when the user gave bad input.
 USER_ERROR_EXIT_CODE = 2
+
+#: Exit status of a command the user interrupted (128 + SIGINT, what shells use).
+INTERRUPTED_EXIT_CODE = 130
 
 
 class TunerError(Exception):
@@ -42,3 +56,7 @@ class FatalTrialError(TunerError):
 
 #: How a failed trial's reason starts when its worker raised a ``TunerError``: the search stops.
 FATAL_PREFIX = "fatal: "
+
+
+class SearchInterrupted(Exception):
+    """The user stopped the search (Ctrl+C, SIGTERM); the message says how to resume it."""

@@ -282,3 +282,54 @@ def test_a_user_error_in_a_worker_stops_the_search_at_once(ray_address, tmp_path
     assert df.iloc[0]["status"] == "failed" and df.iloc[0]["failure_reason"].startswith("fatal: ")
     assert json.loads((run_dir / "search" / STOPPED_FILE).read_text())["fatal"]
     assert resources_free(60)
+
+
+# Two trials, one at a time, 6 slow-ish epochs: Ctrl+C lands while the first one trains.
+INTERRUPT_SPACE = SLOW_SPACE.replace("num_samples: 1, max_epochs: 8, grace_period: 8", "num_samples: 2, max_epochs: 6, grace_period: 6")
+assert INTERRUPT_SPACE != SLOW_SPACE
+
+
+def test_ctrl_c_stops_the_search_keeps_its_epochs_and_resume_finishes_it(ray_address, tmp_path):
+    """Ctrl+C (SIGINT to the driver's process group, as a terminal sends it) ends the search
+    within seconds, exit 130, with the --resume command; it does not go on to the next stage
+    or summarise a half-run search; --resume then finishes it without losing an epoch."""
+    space = write_space(tmp_path, INTERRUPT_SPACE)
+    env = {**os.environ, "RAY_ADDRESS": ray_address, "RAY_AUTH_MODE": "token"}
+    run_dir = tmp_path / "runs" / "ctrlc"
+    cmd = [sys.executable, "-m", "tuner.search", "--space", space, "--name", "ctrlc", "--storage", str(run_dir.parent), "--max-concurrent", "1"]
+    driver = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    before: dict[str, list[dict]] = {}
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and not before:
+            assert driver.poll() is None, driver.communicate()
+            for journal in (run_dir / "epochs" / "search").glob("*.jsonl"):
+                epochs = _journal(run_dir, journal.stem)
+                if len(epochs) >= 2 and not epochs[-1].get("finished"):
+                    before[journal.stem] = epochs
+            time.sleep(0.2)
+        assert before, "no trial reached its second epoch"
+        os.killpg(driver.pid, signal.SIGINT)
+        interrupted_at = time.monotonic()
+        out, err = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait(timeout=30)
+    assert driver.returncode == 130, out[-2000:] + err[-3000:]
+    assert time.monotonic() - interrupted_at < 60, "Ctrl+C took over a minute to stop the search"
+    last = err.strip().splitlines()[-1]
+    assert last == f"interrupted: the leaderboard has every epoch so far; resume with: python -m tuner.search --resume {run_dir}", err[-3000:]
+    assert "Traceback" not in err and "top 2" not in out
+    df, meta = read_leaderboard(run_dir)
+    assert not meta.get("ended")
+    ((trial_id, epochs_before),) = before.items()
+    row = df[df["trial_id"] == trial_id].iloc[0]
+    assert row["epochs_run"] >= len(epochs_before), "an epoch reported before Ctrl+C is missing"
+    resumed = subprocess.run([*cmd[:3], "--resume", str(run_dir)], env=env, capture_output=True, text=True, timeout=400)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    df, meta = read_leaderboard(run_dir)
+    assert meta["ended"] and len(df) == 2 and (df["status"] == "completed").all() and (df["epochs_run"] == 6).all()
+    history = json.loads(df[df["trial_id"] == trial_id].iloc[0]["history"])
+    assert [h["val_accuracy"] for h in history[: len(epochs_before)]] == [e["val_accuracy"] for e in epochs_before]
+    assert resources_free(30)

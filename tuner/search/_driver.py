@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from tuner._run import STOPPED_FILE
 from tuner._storage import join_uri
-from tuner.errors import ConfigError, FatalTrialError, TunerError
+from tuner.errors import ConfigError, FatalTrialError, SearchInterrupted, TunerError
 from tuner.leaderboard import FILENAME
 from tuner.search._board import test_scores, tune_storage, write_run_leaderboard
 from tuner.search._console import LOG_FILE, Console, say, search_console
@@ -313,13 +313,22 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
                 failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
             ),
         )
-    results = tuner.fit()
+    from tuner.search._interrupt import graceful_interrupt
+
+    def stopping(name: str) -> None:
+        say(f"[{stage}] {name}: stopping the search and saving it (Ctrl+C again to quit at once)", err=True)
+
+    with graceful_interrupt(stopping) as interrupt:
+        results = tuner.fit()
     # The trials Tune tracked. A trial folder staged just before a driver crash, after Tune's
     # last experiment checkpoint, is not among them: the resumed search never continues it.
     tracked = sorted(Path(r.path).name for r in (results[i] for i in range(len(results))) if r.path)
     (run_dir / stage).mkdir(exist_ok=True)
     (run_dir / stage / TRACKED_FILE).write_text(json.dumps(tracked))
     _record_unstarted_failures(run_dir / stage, results)
+    if interrupt.requested:
+        write_run_leaderboard(run_dir, plan)  # every epoch so far, before the message
+        raise SearchInterrupted(f"the leaderboard has every epoch so far; resume with: python -m tuner.search --resume {run_dir}")
     if stopped_file.is_file():
         write_run_leaderboard(run_dir, plan)  # every trial so far, with its reason, before the error
         raise FatalTrialError(json.loads(stopped_file.read_text())["reason"])
