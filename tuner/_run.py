@@ -16,7 +16,7 @@ from typing import Any
 from tuner.errors import ConfigError, DataError
 from tuner.leaderboard import read_leaderboard
 
-__all__ = ["CONFUSION_FILE", "EPOCHS_DIR", "FAILURE_FILE", "STOPPED_FILE", "WEIGHTS_FILE", "Run", "journal_path", "load_run"]
+__all__ = ["CONFUSION_FILE", "EPOCHS_DIR", "FAILURE_FILE", "MLFLOW_FILE", "OPTUNA_DB", "STOPPED_FILE", "WEIGHTS_FILE", "Run", "journal_path", "load_run"]
 
 # The checkpoint files a trial writes (tuner.search._worker imports them from here).
 CONFUSION_FILE = "confusion.npy"
@@ -30,6 +30,10 @@ EPOCHS_DIR = "epochs"
 #: ``RUN_DIR/<stage>/stopped.json``: why the search stopped that stage early (``{"reason", "fatal"}``);
 #: removed when ``--resume`` starts the stage again.
 STOPPED_FILE = "stopped.json"
+#: ``RUN_DIR/optuna.db``: the search as an Optuna study per stage (``optuna-dashboard sqlite:///RUN_DIR/optuna.db``).
+OPTUNA_DB = "optuna.db"
+#: ``RUN_DIR/mlflow.json``: where a tracked run's MLflow runs are (``{"uri", "experiment_id", "runs": {trial_id: run_id}}``).
+MLFLOW_FILE = "mlflow.json"
 
 
 def journal_path(run_dir: str | os.PathLike[str], stage: str, trial_id: str) -> Path:

@@ -49,3 +49,14 @@ def planted_run(ray_address, tmp_path_factory) -> Path:
     run_dir = root / "runs" / "planted"
     run_search(plan, run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def report_of_1000(tmp_path_factory):
+    """The report of a synthetic 1000-trial run (built once: the report test checks its HTML,
+    the browser test opens it)."""
+    from tests.report._synthetic import write_synthetic_run
+    from tuner.report import build_report
+
+    root = tmp_path_factory.mktemp("r1000")
+    return build_report(write_synthetic_run(root / "run", n_trials=1000), root / "report")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.report._synthetic import write_synthetic_run
 from tuner.report import FIGURES, build_report
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -65,8 +64,8 @@ def test_report_of_a_real_search_loads_in_chromium(browser, planted_run, tmp_pat
     assert (tmp_path / "screenshot.png").stat().st_size > 20_000
 
 
-def test_report_of_1000_trials_loads_every_figure_in_chromium(browser, tmp_path):
-    result = build_report(write_synthetic_run(tmp_path / "big", n_trials=1000), tmp_path / "report")
+def test_report_of_1000_trials_loads_every_figure_in_chromium(browser, report_of_1000, tmp_path):
+    result = report_of_1000
     images, errors = _open(browser, result.html, tmp_path / "screenshot.png")
     print(f"screenshot: {tmp_path / 'screenshot.png'}")
     assert not errors, errors

@@ -170,9 +170,8 @@ def test_compute_of_a_known_run(tmp_path, weights, sweep_runs):
     assert not info.grid_run
 
 
-def test_report_of_1000_trials_escapes_names_and_embeds_every_figure(tmp_path):
-    run_dir = write_synthetic_run(tmp_path / "r1000", n_trials=1000)
-    result = build_report(run_dir)
+def test_report_of_1000_trials_escapes_names_and_embeds_every_figure(report_of_1000):
+    result = report_of_1000
     print(f"report of 1000 trials: {result.seconds:.1f}s")
     html = result.html.read_text()
     assert len(result.pngs) == len(FIGURES) and html.count("src='data:image/png;base64,") == len(FIGURES)
@@ -271,3 +270,15 @@ def test_hostile_class_names_are_escaped_in_the_html(tmp_path):
     pair = ("&lt;script&gt;alert(1)&lt;/script&gt;", "../../etc/passwd")
     assert f"{pair[0]} &harr; {pair[1]}" in html or f"{pair[1]} &harr; {pair[0]}" in html
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([*(f"{k}.png" for k in result.pngs), "report.html"])
+
+
+def test_summary_points_to_the_optuna_study_and_the_mlflow_runs(tmp_path):
+    run_dir = write_synthetic_run(tmp_path / "run", n_trials=12, groupings=False)
+    (run_dir / "optuna.db").write_bytes(b"")
+    best = load_run(run_dir).best_row()["trial_id"]
+    record = {"uri": "http://mlflow.example:5000/", "experiment": "run<1>", "experiment_id": "7", "runs": {best: "abc123"}}
+    (run_dir / "mlflow.json").write_text(json.dumps(record))
+    page = build_report(run_dir).html.read_text()
+    assert f"optuna-dashboard sqlite:///{run_dir / 'optuna.db'}" in page
+    assert "<a href='http://mlflow.example:5000/#/experiments/7/runs/abc123'>run abc123</a>" in page
+    assert "experiment run&lt;1&gt;" in page and "run<1>" not in page

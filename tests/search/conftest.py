@@ -47,3 +47,32 @@ params:
   augment: {{fixed: none}}
 budget: {{{budget}}}
 """
+
+
+def assert_study_matches_leaderboard(run_dir) -> None:
+    """``RUN_DIR/optuna.db`` holds one Optuna study per stage that agrees with the leaderboard
+    row by row: state, value, parameters, per-epoch metric."""
+    import json
+
+    import optuna
+
+    from tuner.leaderboard import read_leaderboard
+    from tuner.search._study import STATES
+
+    df, meta = read_leaderboard(run_dir)
+    storage = f"sqlite:///{run_dir / 'optuna.db'}"
+    assert {s.study_name for s in optuna.get_all_study_summaries(storage)} == set(df["stage"])
+    for stage, rows in df.groupby("stage"):
+        study = optuna.load_study(study_name=stage, storage=storage)
+        trials = {t.user_attrs["trial_id"]: t for t in study.trials}
+        assert set(trials) == set(rows["trial_id"]), (stage, sorted(trials), sorted(rows["trial_id"]))
+        for _, row in rows.iterrows():
+            t = trials[row["trial_id"]]
+            assert t.state.name == STATES[row["status"]], (row["trial_id"], row["status"], t.state)
+            assert t.user_attrs["status"] == row["status"] and t.user_attrs["epochs_run"] == row["epochs_run"]
+            if t.state.name == "COMPLETE":
+                assert t.value == row["objective"]
+            if "lr" in t.params:
+                assert t.params["lr"] == row["lr"]
+            history = json.loads(row["history"])
+            assert t.intermediate_values == {h["epoch"]: h[meta["metric"]] for h in history if h.get(meta["metric"]) is not None}

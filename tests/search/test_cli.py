@@ -143,3 +143,11 @@ def test_resume_refuses_a_changed_dataset_or_space(tmp_path):
         check_resume(run_dir, None, None)
     with pytest.raises(ConfigError, match="this run searched"):
         check_resume(run_dir, None, str(tmp_path))
+
+
+@pytest.mark.parametrize(("max_epochs", "probe"), [(None, 6), (3, 3)])
+def test_the_probe_may_train_longer_than_search_trials_unless_max_epochs_caps_it(max_epochs, probe):
+    """The demo's probe models train 6 epochs against its trials' 5: they must learn before
+    their confusions are clustered. --max-epochs caps both."""
+    plan = build_plan(Options(space="finetune", max_epochs=max_epochs))
+    assert plan["probe_epochs"] == probe and plan["max_epochs"] == (max_epochs or 5)

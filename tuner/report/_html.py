@@ -188,8 +188,36 @@ def _summary(run: Run) -> str:
         )
     elif len(df):
         lines.append(("best trial", "none: every trial failed or none was scored; see the failure reasons below"))
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in lines)
+    cells = [(k, html.escape(str(v))) for k, v in lines] + _tool_links(run, None if best is None else str(best["trial_id"]))
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in cells)
     return f"<table class='summary'>{rows}</table>"
+
+
+def _tool_links(run: Run, best: str | None) -> list[tuple[str, str]]:
+    """Where else the run can be looked at: its Optuna study, its MLflow runs (HTML cells)."""
+    import json
+
+    from tuner._run import MLFLOW_FILE, OPTUNA_DB
+
+    out = []
+    if (run.path / OPTUNA_DB).is_file():
+        out.append(("Optuna study", f"<code>optuna-dashboard sqlite:///{html.escape(str(run.path / OPTUNA_DB))}</code>"))
+    try:
+        tracked = json.loads((run.path / MLFLOW_FILE).read_text())
+    except (OSError, ValueError):
+        return out
+    uri, exp = str(tracked.get("uri", "")), str(tracked.get("experiment_id", ""))
+    text = f"experiment {html.escape(str(tracked.get('experiment', '')))} (id {html.escape(exp)}) at {html.escape(uri)}"
+    run_id = (tracked.get("runs") or {}).get(best) if best else None
+    if uri.startswith(("http://", "https://")):
+        base = uri.rstrip("/")
+        text = f"<a href='{html.escape(f'{base}/#/experiments/{exp}')}'>{text}</a>"
+        if run_id:
+            text += f"; best trial: <a href='{html.escape(f'{base}/#/experiments/{exp}/runs/{run_id}')}'>run {html.escape(run_id)}</a>"
+    elif run_id:
+        text += f"; best trial: run {html.escape(run_id)} (<code>mlflow ui --backend-store-uri {html.escape(uri)}</code>)"
+    out.append(("MLflow", text))
+    return out
 
 
 _CSS = """

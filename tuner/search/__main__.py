@@ -61,6 +61,12 @@ def _parser() -> ArgumentParser:
         help="stop the search after N failed trials in a row (default 5); a trial whose worker hits a user error "
         "(a dataset that changed, say) stops it at once",
     )
+    p.add_argument(
+        "--mlflow-uri",
+        metavar="URI",
+        help="also log every trial as an MLflow run (params, per-epoch metrics, status, confusion matrix) to this tracking "
+        "store, e.g. sqlite:///mlflow.db or http://host:5000 (default: $MLFLOW_TRACKING_URI if set; needs tuner[mlflow])",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved space, the resource plan and the cost estimate, then exit")
     return p
 
@@ -97,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         local=args.local,
         dry_run=args.dry_run,
         groupings_from=args.groupings_from,
+        mlflow_uri=_mlflow_uri(args.mlflow_uri),
     )
     plan = build_plan(opts)
     plan["stall_timeout"] = _stall_timeout(args.stall_timeout) if args.stall_timeout is not None else None
@@ -136,6 +143,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _mlflow_uri(flag: str | None) -> str | None:
+    """The tracking URI to use, checked before anything runs: MLflow must be installed."""
+    from tuner.search._mlflow import tracking_uri
+
+    uri = tracking_uri(flag)
+    if uri is None:
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        from tuner.errors import ConfigError
+
+        raise ConfigError(f"MLflow tracking to {uri} needs MLflow: pip install 'tuner[mlflow]' (or unset MLFLOW_TRACKING_URI)")
+    return uri
+
+
 def _stall_timeout(seconds: float) -> float:
     if not seconds > 0:
         from tuner.errors import ConfigError
@@ -164,7 +187,7 @@ def _print_dry_run(plan: dict, run_dir: Path) -> None:
         f"cluster: {plan['cluster']['cpus']:g} CPUs, {plan['cluster']['gpus']:g} GPUs; per trial: {plan['cpus_per_trial']:g} CPU, "
         f"{plan['gpus_per_trial']:g} GPU; {plan['max_concurrent']} trials at a time"
     )
-    from tuner.search._driver import random_weights_note
+    from tuner.search._plan import random_weights_note
 
     note = random_weights_note(plan)
     if note:

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tuner._run import MLFLOW_FILE, OPTUNA_DB
 from tuner.leaderboard import FILENAME, write_leaderboard
 from tuner.search._rows import TRACKED_FILE, collect_rows
 
@@ -56,9 +57,50 @@ def write_run_leaderboard(
     rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, test_scores(run_dir), fresh, tune_storage(run_dir, plan)[1])
     _fill_probe_common(rows, run_dir, plan)
     write_leaderboard(run_dir / FILENAME, rows, _metadata(plan, ended))
+    _sync_study(run_dir, plan, rows)
+    if plan.get("mlflow_uri"):
+        _sync_mlflow(run_dir, plan, rows, ended)
     if plan.get("remote"):
         _upload_driver_files(run_dir, plan["remote"])
     return rows
+
+
+_study_warned: set[str] = set()
+
+
+def _sync_study(run_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """``RUN_DIR/optuna.db`` follows the leaderboard; a failure there is one warning, never
+    a failed search (the leaderboard is the record, the study a view of it)."""
+    from tuner.search._console import say
+    from tuner.search._plan import stage_space
+    from tuner.search._study import sync_study
+
+    try:
+        stages = {stage: stage_space(plan, stage) for stage in sorted({r["stage"] for r in rows})}
+        sync_study(run_dir / OPTUNA_DB, rows, stages, plan["metric"], plan["mode"])
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        key = f"{run_dir}:{type(exc).__name__}"
+        if key not in _study_warned:
+            _study_warned.add(key)
+            say(f"warning: {run_dir / OPTUNA_DB} could not be updated ({type(exc).__name__}: {str(exc)[:200]}); the leaderboard is unaffected", err=True)
+
+
+def _sync_mlflow(run_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]], ended: str | None) -> None:
+    from tuner._run import CONFUSION_FILE
+    from tuner.search._console import say
+    from tuner.search._mlflow import sync_mlflow
+
+    def confusion(row: dict[str, Any]) -> Path | None:
+        folder = local_checkpoint(run_dir, plan, row.get("checkpoint_path"))
+        path = folder / CONFUSION_FILE if folder else None
+        return path if path is not None and path.is_file() else None
+
+    best = None
+    if ended:
+        sign = 1.0 if plan["mode"] == "max" else -1.0
+        scored = [r for r in rows if r["stage"] == "search" and r.get("objective") is not None and r["status"] in ("completed", "stopped_early")]
+        best = max(scored, key=lambda r: sign * float(r["objective"]))["trial_id"] if scored else None
+    sync_mlflow(run_dir, plan["mlflow_uri"], plan["name"], rows, confusion, best, lambda line: say(line, err=True))
 
 
 def _upload_driver_files(run_dir: Path, remote: str) -> None:
@@ -66,7 +108,7 @@ def _upload_driver_files(run_dir: Path, remote: str) -> None:
     from tuner._storage import upload_files
     from tuner.search._plan import PLAN_FILE
 
-    files = [run_dir / FILENAME, run_dir / PLAN_FILE, run_dir / "test_scores.json"]
+    files = [run_dir / FILENAME, run_dir / PLAN_FILE, run_dir / "test_scores.json", run_dir / OPTUNA_DB, run_dir / MLFLOW_FILE]
     files += sorted((run_dir / "groupings").glob("*.yaml")) + sorted(run_dir.glob(f"*/{TRACKED_FILE}"))
     upload_files(run_dir, files, remote)
 

@@ -448,8 +448,9 @@ class PlacementGroupReleaser(Callback):
     the search: later trials wait for CPUs that no actor uses. So, while the search runs,
     any placement group whose CPUs and GPUs have all been unused for
     ``IDLE_PLACEMENT_GROUP_S`` is removed (a live trial's worker holds its CPUs from the
-    moment it is scheduled); and at the end of the stage every placement group a worker of
-    this stage reported is removed.
+    moment it is scheduled); and at the end of the stage every CPU/GPU placement group this
+    job made during the stage is removed. Groups the driver's process held before the stage
+    (a notebook's own, say) are never touched.
     """
 
     def __init__(self, idle_seconds: float = IDLE_PLACEMENT_GROUP_S):
@@ -457,6 +458,7 @@ class PlacementGroupReleaser(Callback):
         self.seen: dict[str, str] = {}
         self._idle_since: dict[str, float] = {}
         self._last_check = 0.0
+        self._before: set[str] = set()
 
     def __getstate__(self):
         return {"idle_seconds": self.idle_seconds, "seen": self.seen}
@@ -464,6 +466,9 @@ class PlacementGroupReleaser(Callback):
     def __setstate__(self, state):
         PlacementGroupReleaser.__init__(self, state.get("idle_seconds", IDLE_PLACEMENT_GROUP_S))
         self.seen = state.get("seen", {})
+
+    def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
+        self._before = set(_job_worker_placement_groups())
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         pg = result.get("placement_group")
@@ -498,7 +503,7 @@ class PlacementGroupReleaser(Callback):
             if pg not in idle_now:
                 del self._idle_since[pg]
         ripe = [pg for pg in idle_now if now - self._idle_since.setdefault(pg, now) >= self.idle_seconds]
-        ours = set(_job_worker_placement_groups()) if ripe else set()  # never touch other jobs' groups
+        ours = set(_job_worker_placement_groups()) - self._before if ripe else set()  # never other jobs' groups
         for pg in ripe:
             since = self._idle_since[pg]
             if pg in ours and release_placement_group(pg):
@@ -506,31 +511,34 @@ class PlacementGroupReleaser(Callback):
                 self._idle_since.pop(pg, None)
 
     def on_experiment_end(self, trials, **info):
-        # Every trial of the stage is over: any worker placement group this job still holds
-        # is left over, whether a worker reported it or not.
-        for pg in set(self.seen.values()) | set(_job_worker_placement_groups()):
-            release_placement_group(pg)
+        # Every trial of the stage is over: any worker placement group this job made and
+        # still holds is left over, whether a worker reported it or not. Looked at twice: a
+        # group whose creation was in flight when the last trial ended appears a moment later.
+        for attempt in range(2):
+            for pg in (set(self.seen.values()) | set(_job_worker_placement_groups())) - self._before:
+                release_placement_group(pg)
+            if attempt == 0:
+                time.sleep(2.0)
 
 
 def _job_worker_placement_groups() -> list[str]:
-    """Ids of this job's live placement groups that reserve CPUs or GPUs (Train workers')."""
+    """Ids of this job's placement groups that reserve CPUs or GPUs (Train workers').
+
+    From the GCS's own table: a placement group's id ends with its creator job's id. (The
+    State API needs the dashboard, and under load its call timed out, so a stray group
+    outlived the stage.)
+    """
     try:
         import ray
-        from ray.util.state import list_placement_groups
+        from ray.util.placement_group import placement_group_table
 
-        context = ray.get_runtime_context()
-        # This driver's own cluster, by address: without one, the State API attaches to the
-        # newest Ray instance on the machine, which may be another search's (and when that one
-        # stops, its lost GCS connection ended this driver: seen with two searches on one machine).
-        groups = list_placement_groups(address=context.gcs_address, filters=[("creator_job_id", "=", context.get_job_id())], detail=True, limit=10000)
-    except Exception:  # noqa: BLE001 - no State API: fall back to what workers reported
+        job = ray.get_runtime_context().get_job_id()
+        table = placement_group_table()
+    except Exception:  # noqa: BLE001 - Ray shutting down: fall back to what workers reported
         return []
     found = []
-    for g in groups:
-        state = g.get("state") if isinstance(g, dict) else getattr(g, "state", None)
-        bundles = (g.get("bundles") if isinstance(g, dict) else getattr(g, "bundles", None)) or []
-        pg_id = g.get("placement_group_id") if isinstance(g, dict) else getattr(g, "placement_group_id", None)
-        resources = [b.get("unit_resources", b) if isinstance(b, dict) else {} for b in bundles]
-        if state == "CREATED" and pg_id and any(r.get("CPU") or r.get("GPU") for r in resources):
+    for pg_id, info in table.items():
+        bundles = (info.get("bundles") or {}).values()
+        if pg_id.endswith(job) and info.get("state") == "CREATED" and any(b.get("CPU") or b.get("GPU") for b in bundles):
             found.append(pg_id)
     return found

@@ -23,7 +23,7 @@ from tuner.errors import ConfigError, FatalTrialError, SearchInterrupted, TunerE
 from tuner.leaderboard import FILENAME
 from tuner.search._board import test_scores, tune_storage, write_run_leaderboard
 from tuner.search._console import LOG_FILE, Console, say, search_console
-from tuner.search._plan import common_grouping, load_plan, save_plan, size_resources
+from tuner.search._plan import common_grouping, load_plan, random_weights_note, save_plan, size_resources, stage_space
 from tuner.search._rows import TRACKED_FILE, collect_rows
 
 __all__ = ["check_resume", "init_ray", "run_search", "trial_dirname", "write_run_leaderboard"]
@@ -168,42 +168,6 @@ def _cluster_shape() -> tuple[float, float, float, float]:
     return float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0)), float(node_gpus), float(node_cpus)
 
 
-def _stage_space(plan: dict[str, Any], stage: str):
-    from tuner.search._space import DefineByRun, Param, SearchSpace
-
-    space = SearchSpace.model_validate(plan["space"])
-    kept = [g for g in space.grouping_candidates() if g not in plan.get("dropped_groupings", [])]
-    if stage == "probe" or kept == ["none"]:
-        space = space.model_copy(update={"params": {**space.params, "grouping": Param(fixed="none")}})
-    elif len(kept) < len(space.grouping_candidates()):
-        space = space.model_copy(update={"params": {**space.params, "grouping": Param(choice=tuple(kept))}})
-    return DefineByRun(space, random_weights=random_weight_architectures(plan))
-
-
-def random_weights_note(plan: dict[str, Any]) -> str | None:
-    """One line on what architectures without pretrained weights train, or ``None``."""
-    from tuner.search._space import random_init_values
-    from tuner.zoo import get_spec
-
-    archs = random_weight_architectures(plan)
-    if not archs:
-        return None
-    blocks = ", ".join(f"{random_init_values(get_spec(a).num_blocks)['unfrozen_blocks']} of {a}" for a in archs)
-    one = len(archs) == 1
-    return (
-        f"{', '.join(archs)} start{'s' if one else ''} from random weights (no ImageNet weights here): "
-        f"{'its' if one else 'their'} trials train every block in one phase (unfrozen_blocks {blocks}, warmup_epochs 0, "
-        f"backbone_lr_mult 1); freezing random layers wastes a trial, so these are not searched for {'it' if one else 'them'}"
-    )
-
-
-def random_weight_architectures(plan: dict[str, Any]) -> list[str]:
-    """Architectures of a finetune search that start from random weights (no ImageNet here)."""
-    if plan["kind"] != "finetune":
-        return []
-    return [a for a in plan["architectures"] if plan["weights"].get(a, "none") == "none"]
-
-
 def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks: list[Any] | None = None) -> None:
     import optuna
     from ray import tune
@@ -279,7 +243,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
             param_space = None
             if kind == "random":
                 sampler = optuna.samplers.RandomSampler(seed=plan["seed"])
-            searcher = OptunaSearch(space=_stage_space(plan, stage), metric="objective", mode=plan["mode"], sampler=sampler)
+            searcher = OptunaSearch(space=stage_space(plan, stage), metric="objective", mode=plan["mode"], sampler=sampler)
         scheduler = ASHAScheduler(
             time_attr="epoch",  # reported by the worker; survives restore, unlike training_iteration
             # One past the last epoch: a trial that reaches max_epochs ends by itself, cleanly,

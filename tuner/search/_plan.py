@@ -19,7 +19,17 @@ from typing import Any
 from tuner import __version__
 from tuner.errors import ConfigError, DataError
 
-__all__ = ["ASSUMED_IMAGES_PER_SECOND", "PLAN_FILE", "Options", "build_plan", "common_grouping", "estimate"]
+__all__ = [
+    "ASSUMED_IMAGES_PER_SECOND",
+    "PLAN_FILE",
+    "Options",
+    "build_plan",
+    "common_grouping",
+    "estimate",
+    "random_weight_architectures",
+    "random_weights_note",
+    "stage_space",
+]
 
 PLAN_FILE = "run.json"
 
@@ -56,6 +66,7 @@ class Options:
     dry_run: bool = False
     groupings_from: str | None = None
     test_top: int = 3
+    mlflow_uri: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -259,12 +270,15 @@ def build_plan(opts: Options) -> dict[str, Any]:
         "patience": space.budget.patience,
         "sampler": space.budget.sampler,
         "probe_samples": space.budget.probe_samples,
-        "probe_epochs": min(space.budget.probe_epochs, space.budget.max_epochs),
+        # The space may give its probe more epochs than its search trials (a probe model must
+        # learn before its confusions are clustered); --max-epochs caps both.
+        "probe_epochs": min(space.budget.probe_epochs, opts.max_epochs) if opts.max_epochs else space.budget.probe_epochs,
         "seed": opts.seed,
         "gpus_per_trial": opts.gpus_per_trial,
         "cpus_per_trial": opts.cpus_per_trial,
         "max_concurrent": opts.max_concurrent,
         "test_top": opts.test_top,
+        "mlflow_uri": opts.mlflow_uri,
         # Workers on this machine use the driver's cache folder when one was chosen explicitly;
         # otherwise each node uses its own default (~/.cache/tuner).
         "cache_dir": os.environ.get("TUNER_CACHE_DIR") or None,
@@ -338,3 +352,40 @@ def load_plan(run_dir: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except ValueError:
         raise ConfigError(f"{path} is damaged (not JSON); the run cannot be resumed") from None
+
+
+def stage_space(plan: dict[str, Any], stage: str) -> Any:
+    """The define-by-run function one stage samples from (the probe never groups classes)."""
+    from tuner.search._space import DefineByRun, Param, SearchSpace
+
+    space = SearchSpace.model_validate(plan["space"])
+    kept = [g for g in space.grouping_candidates() if g not in plan.get("dropped_groupings", [])]
+    if stage == "probe" or kept == ["none"]:
+        space = space.model_copy(update={"params": {**space.params, "grouping": Param(fixed="none")}})
+    elif len(kept) < len(space.grouping_candidates()):
+        space = space.model_copy(update={"params": {**space.params, "grouping": Param(choice=tuple(kept))}})
+    return DefineByRun(space, random_weights=random_weight_architectures(plan))
+
+
+def random_weights_note(plan: dict[str, Any]) -> str | None:
+    """One line on what architectures without pretrained weights train, or ``None``."""
+    from tuner.search._space import random_init_values
+    from tuner.zoo import get_spec
+
+    archs = random_weight_architectures(plan)
+    if not archs:
+        return None
+    blocks = ", ".join(f"{random_init_values(get_spec(a).num_blocks)['unfrozen_blocks']} of {a}" for a in archs)
+    one = len(archs) == 1
+    return (
+        f"{', '.join(archs)} start{'s' if one else ''} from random weights (no ImageNet weights here): "
+        f"{'its' if one else 'their'} trials train every block in one phase (unfrozen_blocks {blocks}, warmup_epochs 0, "
+        f"backbone_lr_mult 1); freezing random layers wastes a trial, so these are not searched for {'it' if one else 'them'}"
+    )
+
+
+def random_weight_architectures(plan: dict[str, Any]) -> list[str]:
+    """Architectures of a finetune search that start from random weights (no ImageNet here)."""
+    if plan["kind"] != "finetune":
+        return []
+    return [a for a in plan["architectures"] if plan["weights"].get(a, "none") == "none"]

@@ -1,0 +1,145 @@
+"""Optional MLflow tracking (``--mlflow-uri URI`` or ``MLFLOW_TRACKING_URI``).
+
+One MLflow run per trial, in an experiment named after the tuner run: the trial's parameters,
+its metrics per epoch (step = epoch), its status and failure reason as tags, the confusion
+matrix of its best epoch as an artifact once it ends, and ``tuner.best = true`` on the best
+trial when the search ends. Like ``optuna.db`` it follows the leaderboard rows, so it is
+right after ``--resume`` (runs are found again by their ``tuner.trial_id`` tag) and it never
+decides anything. MLflow's own client does the work; a store that cannot be reached, or any
+other MLflow error, is one warning and tracking stops for the run: never a failed search.
+``RUN_DIR/mlflow.json`` records where the runs are, for the report's links.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tuner._run import MLFLOW_FILE
+
+__all__ = ["MLFLOW_STATUS", "artifact_location", "sync_mlflow", "tracking_uri"]
+
+#: Leaderboard status -> MLflow run status.
+MLFLOW_STATUS = {"completed": "FINISHED", "stopped_early": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "running": "RUNNING"}
+_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1", "learning_rate")
+
+_trackers: dict[tuple[str, str], _Tracker] = {}
+_lock = threading.Lock()
+
+
+def tracking_uri(flag: str | None) -> str | None:
+    """``--mlflow-uri``, else ``MLFLOW_TRACKING_URI``, else ``None`` (tracking off)."""
+    return flag or os.environ.get("MLFLOW_TRACKING_URI") or None
+
+
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment's artifacts go: beside a SQLite store's file (MLflow's default
+    is ``./mlruns`` in whatever folder the search was started from); a server or a ``file:``
+    store decides itself (``None``)."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///") :]).expanduser().resolve().parent / "mlartifacts").as_uri()
+    return None
+
+
+class _Tracker:
+    """The MLflow side of one tuner run in this process: the runs made so far and what each holds."""
+
+    def __init__(self, uri: str, experiment: str):
+        # A server that is down should cost seconds, not MLflow's default minutes of retries.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            tags = {"tuner.run": experiment}
+            self.experiment_id = self.client.create_experiment(experiment, artifact_location=artifact_location(uri), tags=tags)
+        else:
+            self.experiment_id = found.experiment_id
+        self.disabled = False
+        # trial id -> [run id, epochs logged, status logged, artifact logged]
+        self.runs: dict[str, list[Any]] = {}
+        for r in self.client.search_runs([self.experiment_id], max_results=50_000):
+            trial_id = r.data.tags.get("tuner.trial_id")
+            if trial_id:
+                tags = r.data.tags
+                self.runs[trial_id] = [r.info.run_id, int(tags.get("tuner.epochs_logged", 0)), tags.get("tuner.status"), tags.get("tuner.artifact") == "1"]
+
+    def sync(self, rows: Sequence[dict[str, Any]], confusion: Any, best: str | None) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        from tuner._params import param_names
+
+        client = self.client
+        for row in rows:
+            trial_id = str(row["trial_id"])
+            history = json.loads(row.get("history") or "[]")
+            status = str(row.get("status"))
+            if trial_id not in self.runs:
+                run = client.create_run(self.experiment_id, run_name=trial_id, tags={"tuner.trial_id": trial_id, "tuner.stage": str(row.get("stage"))})
+                params = [Param(k, str(row.get(k))) for k in ("architecture", *param_names()) if row.get(k) is not None]
+                client.log_batch(run.info.run_id, params=params)
+                self.runs[trial_id] = [run.info.run_id, 0, None, False]
+            state = self.runs[trial_id]
+            run_id, logged = state[0], state[1]
+            new = [h for h in history if int(h.get("epoch") or 0) > logged]
+            if new:
+                now = int(time.time() * 1000)
+                metrics = [
+                    Metric(k, float(h[k]), int(float(h.get("time") or now / 1000) * 1000), int(h["epoch"]))
+                    for h in new
+                    for k in _METRICS
+                    if h.get(k) is not None
+                ]
+                client.log_batch(run_id, metrics=metrics, tags=[RunTag("tuner.epochs_logged", str(int(new[-1]["epoch"])))])
+                state[1] = int(new[-1]["epoch"])
+            if status != state[2]:
+                tags = [RunTag("tuner.status", status)]
+                if row.get("failure_reason"):
+                    tags.append(RunTag("tuner.failure_reason", str(row["failure_reason"])[:5000]))
+                client.log_batch(run_id, tags=tags)
+                if status == "running":
+                    client.update_run(run_id, status="RUNNING")  # a resumed trial runs again
+                else:
+                    client.set_terminated(run_id, status=MLFLOW_STATUS.get(status, "FINISHED"))
+                state[2] = status
+            if status != "running" and not state[3]:
+                path = confusion(row)
+                if path is not None:
+                    client.log_artifact(run_id, str(path))
+                    client.set_tag(run_id, "tuner.artifact", "1")
+                    state[3] = True
+        if best is not None and best in self.runs:
+            client.set_tag(self.runs[best][0], "tuner.best", "true")
+
+
+def sync_mlflow(run_dir: Path, uri: str, experiment: str, rows: Sequence[dict[str, Any]], confusion: Any, best: str | None, warn: Any) -> None:
+    """Bring the MLflow runs of ``experiment`` at ``uri`` in line with ``rows``.
+
+    ``confusion(row)``: the local path of a trial's confusion matrix file, or ``None``.
+    ``best``: the trial to tag as best (when the search has ended). ``warn(line)`` says why
+    tracking stopped, once.
+    """
+    with _lock:
+        key = (uri, experiment)
+        tracker = _trackers.get(key)
+        if tracker is not None and tracker.disabled:
+            return
+        try:
+            if tracker is None:
+                tracker = _trackers[key] = _Tracker(uri, experiment)
+            tracker.sync(rows, confusion, best)
+            record = {"uri": uri, "experiment": experiment, "experiment_id": tracker.experiment_id, "runs": {t: s[0] for t, s in tracker.runs.items()}}
+            (run_dir / MLFLOW_FILE).write_text(json.dumps(record, indent=1))
+        except Exception as exc:  # noqa: BLE001 - tracking must never fail a search
+            if tracker is None:
+                tracker = _trackers[key] = _Tracker.__new__(_Tracker)
+            tracker.disabled = True
+            warn(f"warning: MLflow tracking at {uri} stopped ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); the leaderboard is unaffected")
