@@ -72,54 +72,6 @@ def _epochs(trial_dir: Path) -> list[int]:
     return [json.loads(line)["epoch"] for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_killed_worker_resumes_from_its_last_checkpoint(ray_address, tmp_path):
-    from ray.util.state import list_actors
-
-    space = write_space(tmp_path, SLOW_SPACE)
-    plan = build_plan(Options(space=space, name="kill", storage=str(tmp_path / "runs")))
-    run_dir = tmp_path / "runs" / "kill"
-    killed: dict[str, int] = {}
-
-    errors: list[BaseException] = []
-
-    def killer():
-        deadline = time.monotonic() + 300
-        try:
-            while time.monotonic() < deadline and not killed:
-                # Checkpoints go straight to storage; their state says which epoch they hold.
-                states = list((run_dir / "train").glob("*/checkpoint_*/state.json"))
-                epochs = [json.loads(p.read_text())["epoch"] for p in states if p.stat().st_size]
-                if epochs and max(epochs) >= 2:
-                    workers = [a for a in list_actors(address=ray_address, filters=[("state", "=", "ALIVE")]) if a["class_name"] == "RayTrainWorker"]
-                    if workers:
-                        killed["epoch"] = max(epochs)
-                        os.kill(int(workers[0]["pid"]), signal.SIGKILL)
-                        killed["pid"] = int(workers[0]["pid"])
-                        return
-                time.sleep(0.2)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            errors.append(exc)
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
-    run_search(plan, run_dir)
-    thread.join(timeout=5)
-    assert not errors, errors
-    assert killed, "the worker was never killed"
-    df, _ = read_leaderboard(run_dir)
-    row = df.iloc[0]
-    assert row["status"] == "completed" and row["epochs_run"] == 8
-    epochs = _epochs(run_dir / row["trial_dir"])
-    # The killed process cannot have reported the later epochs: a new worker did, starting
-    # from the last checkpoint (epoch >= killed["epoch"]), so at most one epoch repeats.
-    assert set(epochs) == set(range(1, 9)), epochs
-    assert len(epochs) - len(set(epochs)) <= 1, f"more than one epoch lost: {epochs}"
-    assert all(b >= a - 1 for a, b in zip(epochs, epochs[1:])), f"restarted from scratch: {epochs}"
-    with pytest.raises(ProcessLookupError):
-        os.kill(killed["pid"], 0)
-    assert resources_free()
-
-
 DRIVER_SPACE = """
 kind: scratch
 metric: val_accuracy
@@ -261,60 +213,85 @@ def test_ctrl_c_then_sigkill_then_resume_finishes_without_losing_or_rerunning_tr
     assert resources_free(30)
 
 
-# The slow trial of SLOW_SPACE, twice, 5 epochs each.
-STALL_SPACE = SLOW_SPACE.replace("num_samples: 1, max_epochs: 8, grace_period: 8", "num_samples: 2, max_epochs: 5, grace_period: 5")
-assert STALL_SPACE != SLOW_SPACE
+# The slow trial of SLOW_SPACE, twice at once, 6 epochs each.
+WORKER_FAULT_SPACE = SLOW_SPACE.replace("num_samples: 1, max_epochs: 8, grace_period: 8", "num_samples: 2, max_epochs: 6, grace_period: 6")
+assert WORKER_FAULT_SPACE != SLOW_SPACE
 
 
-def test_a_trial_that_stops_reporting_is_ended_as_stalled_and_the_search_goes_on(ray_address, tmp_path, capsys):
-    """A worker frozen mid-epoch (SIGSTOP: a hung driver call, a dead NFS mount) never reports
-    again; the watchdog ends its trial as failed, frees its CPU and the search finishes."""
+def _worker_pid(ray_address: str, placement_group: str) -> int | None:
+    """The pid of the live Ray Train worker holding ``placement_group`` (a trial reports its own)."""
     from ray.util.state import list_actors
 
-    space = write_space(tmp_path, STALL_SPACE)
-    plan = build_plan(Options(space=space, name="stall", storage=str(tmp_path / "runs")))
+    for a in list_actors(address=ray_address, filters=[("state", "=", "ALIVE")], detail=True):
+        if a["class_name"] == "RayTrainWorker" and a.get("placement_group_id") == placement_group:
+            return int(a["pid"])
+    return None
+
+
+def test_a_killed_worker_resumes_from_its_checkpoint_and_a_frozen_one_is_ended_as_stalled(ray_address, tmp_path, capsys):
+    """Two trials at once, two worker faults. One trial's worker is killed (SIGKILL: an OOM
+    kill, a crash): Ray Train restarts it from its last checkpoint and the trial finishes,
+    at most one epoch repeated. The other's is frozen mid-epoch (SIGSTOP: a hung driver call,
+    a dead NFS mount) and never reports again: the watchdog ends that trial as failed
+    (stalled), frees its CPU and the search finishes."""
+    space = write_space(tmp_path, WORKER_FAULT_SPACE)
+    plan = build_plan(Options(space=space, name="faults", storage=str(tmp_path / "runs")))
     plan["stall_timeout"] = 30.0  # 10x an epoch here (about 3 s), even on a loaded 2-core machine
-    run_dir = tmp_path / "runs" / "stall"
-    frozen: dict[str, int] = {}
+    run_dir = tmp_path / "runs" / "faults"
+    hit: dict[str, tuple[str, int, int]] = {}  # "killed"/"frozen" -> (trial id, pid, epochs reported)
     errors: list[BaseException] = []
 
-    def freezer():
+    def saboteur():
         deadline = time.monotonic() + 300
         try:
-            while time.monotonic() < deadline and not frozen:
-                journals = list((run_dir / "epochs" / "search").glob("*.jsonl"))
-                if any(p.stat().st_size for p in journals):  # a trial has reported an epoch
-                    workers = [a for a in list_actors(address=ray_address, filters=[("state", "=", "ALIVE")]) if a["class_name"] == "RayTrainWorker"]
-                    if workers:
-                        frozen["pid"] = int(workers[0]["pid"])
-                        os.kill(frozen["pid"], signal.SIGSTOP)
+            while time.monotonic() < deadline and len(hit) < 2:
+                journals = _journals(run_dir)
+                # The victim to kill has a checkpoint of epoch 2 or later; the other has reported.
+                ready = [(t, j) for t, j in journals.items() if len(j) >= 2 and j[-1].get("checkpoint_path")]
+                if ready and len(journals) == 2 and all(journals.values()):
+                    (kill_id, kill_j), (freeze_id, freeze_j) = ready[0], next((t, j) for t, j in journals.items() if t != ready[0][0])
+                    pids = {t: _worker_pid(ray_address, j[-1]["placement_group"]) for t, j in ((kill_id, kill_j), (freeze_id, freeze_j))}
+                    if all(pids.values()):
+                        os.kill(pids[freeze_id], signal.SIGSTOP)
+                        hit["frozen"] = (freeze_id, pids[freeze_id], len(freeze_j))
+                        os.kill(pids[kill_id], signal.SIGKILL)
+                        hit["killed"] = (kill_id, pids[kill_id], len(kill_j))
                         return
                 time.sleep(0.2)
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             errors.append(exc)
 
-    thread = threading.Thread(target=freezer, daemon=True)
+    thread = threading.Thread(target=saboteur, daemon=True)
     thread.start()
     try:
         run_search(plan, run_dir)
     finally:
         thread.join(timeout=5)
-        if frozen:
+        if "frozen" in hit:
             try:
-                os.kill(frozen["pid"], signal.SIGCONT)
+                os.kill(hit["frozen"][1], signal.SIGCONT)
             except ProcessLookupError:
                 pass
     assert not errors, errors
-    assert frozen, "no worker was frozen"
+    assert len(hit) == 2, f"the faults were not both injected: {hit}"
     df, _ = read_leaderboard(run_dir)
     assert len(df) == 2
-    stalled = df[df["status"] == "failed"]
-    assert len(stalled) == 1, df[["trial_id", "status", "failure_reason", "epochs_run"]]
-    assert stalled.iloc[0]["failure_reason"].startswith("stalled: no report for ")
-    assert (df["status"] == "completed").sum() == 1
+    killed_id, killed_pid, killed_at = hit["killed"]
+    row = df[df["trial_id"] == killed_id].iloc[0]
+    assert row["status"] == "completed" and row["epochs_run"] == 6, row
+    epochs = _epochs(run_dir / row["trial_dir"])
+    # The killed process cannot have reported the later epochs: a new worker did, starting
+    # from the last checkpoint (epoch >= killed_at - 1), so at most one epoch repeats.
+    assert set(epochs) == set(range(1, 7)), epochs
+    assert len(epochs) - len(set(epochs)) <= 1, f"more than one epoch lost: {epochs}"
+    assert all(b >= a - 1 for a, b in zip(epochs, epochs[1:])), f"restarted from scratch: {epochs}"
+    frozen_id, frozen_pid, _ = hit["frozen"]
+    stalled = df[df["trial_id"] == frozen_id].iloc[0]
+    assert stalled["status"] == "failed" and stalled["failure_reason"].startswith("stalled: no report for "), stalled
     assert "stalled: no report for" in capsys.readouterr().err
-    with pytest.raises(ProcessLookupError):  # the frozen worker was ended, not left behind
-        os.kill(frozen["pid"], 0)
+    for pid in (killed_pid, frozen_pid):  # neither worker was left behind
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
     assert resources_free(60)
 
 
