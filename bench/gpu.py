@@ -134,7 +134,7 @@ def main() -> None:
     if not gpu:
         print("  float32 only, batch 8: these figures check the script and describe this CPU, not a GPU", flush=True)
     root = Path(tempfile.mkdtemp(prefix="tuner-gpu-bench-"))
-    data = write_photo_dataset(root / "photos", num_classes=10, per_class=40 if args.quick else 80, size=320)
+    data = write_photo_dataset(root / "photos", num_classes=8, per_class=40 if args.quick else 80, size=320)
     index = index_dataset(data)
     t0 = time.perf_counter()
     cache = open_cache(index, WORKING_SIZE, root / "cache")
