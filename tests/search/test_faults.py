@@ -20,7 +20,7 @@ from tuner.data import demo_dataset_dir, index_dataset
 from tuner.leaderboard import read_leaderboard
 from tuner.search._driver import run_search
 from tuner.search._plan import Options, build_plan
-from tuner.search._rows import INTERRUPTED
+from tuner.search._rows import INTERRUPTED, STOPPED
 from tuner.search._worker import run_training
 
 pytestmark = pytest.mark.slow
@@ -153,7 +153,10 @@ def test_ctrl_c_then_sigkill_then_resume_finishes_without_losing_or_rerunning_tr
     df, meta = read_leaderboard(run_dir)
     assert not meta.get("ended")
     for trial_id, epochs in before_int.items():
-        assert df[df["trial_id"] == trial_id].iloc[0]["epochs_run"] >= len(epochs), "an epoch reported before Ctrl+C is missing"
+        row = df[df["trial_id"] == trial_id].iloc[0]
+        assert row["epochs_run"] >= len(epochs), "an epoch reported before Ctrl+C is missing"
+        # Running when stopped: not "stopped_early", which means only that ASHA stopped it.
+        assert row["status"] == "interrupted" and row["failure_reason"] == STOPPED, (row["status"], row["failure_reason"])
 
     # 2. Resumed, then SIGKILL once a trial has finished in this run and another is mid-way.
     # Read from the journals, which a trial appends to as each epoch reaches Tune (a LeNet-5

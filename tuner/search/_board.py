@@ -48,13 +48,15 @@ def write_run_leaderboard(
     running: set[str] | None = None,
     ended: str | None = None,
     fresh: dict[str, str] | None = None,
+    stopped: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Collect every trial's row from the run's files and rewrite the leaderboard atomically.
 
     ``fresh`` maps trial ids to Tune's local staging folders, which are ahead of the run
-    directory between two experiment checkpoints.
+    directory between two experiment checkpoints. ``stopped``: trials running when the user
+    stopped the search.
     """
-    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, test_scores(run_dir), fresh, tune_storage(run_dir, plan)[1])
+    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, test_scores(run_dir), fresh, tune_storage(run_dir, plan)[1], stopped)
     _fill_probe_common(rows, run_dir, plan)
     write_leaderboard(run_dir / FILENAME, rows, _metadata(plan, ended))
     _sync_study(run_dir, plan, rows)

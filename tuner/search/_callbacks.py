@@ -20,6 +20,7 @@ from tuner.search._console import say
 _log = logging.getLogger("tuner.search")
 
 __all__ = [
+    "RUNNING_NOW",
     "FailureGuard",
     "LeaderboardCallback",
     "PlacementGroupReleaser",
@@ -28,6 +29,12 @@ __all__ = [
     "mirror_trial_files",
     "release_placement_group",
 ]
+
+
+#: ``(run_dir, stage)`` -> the trials running at the last trial event in this process: the
+#: trials a Ctrl+C stopped (a restored callback is another object than the driver's, hence a
+#: module-level record).
+RUNNING_NOW: dict[tuple[str, str], set[str]] = {}
 
 
 class LeaderboardCallback(Callback):
@@ -62,6 +69,7 @@ class LeaderboardCallback(Callback):
 
     def _snapshot(self, trials, ended=None) -> None:
         running = {t.trial_id for t in trials if t is not ended and t.status in ("RUNNING", "PENDING")}
+        RUNNING_NOW[(self.run_dir, self.stage)] = running
         fresh = {t.trial_id: t.local_path for t in trials if getattr(t, "local_path", None)}
         with self._wake:
             self._pending = (running, fresh)

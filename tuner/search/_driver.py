@@ -291,7 +291,10 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
     (run_dir / stage / TRACKED_FILE).write_text(json.dumps(tracked))
     _record_unstarted_failures(run_dir / stage, results)
     if interrupt.requested:
-        write_run_leaderboard(run_dir, plan)  # every epoch so far, before the message
+        from tuner.search._callbacks import RUNNING_NOW
+
+        # Every epoch so far, before the message; the trials it stopped say so (not "stopped early").
+        write_run_leaderboard(run_dir, plan, stopped=RUNNING_NOW.get((str(run_dir), stage), set()))
         raise SearchInterrupted(f"the leaderboard has every epoch so far; resume with: python -m tuner.search --resume {run_dir}")
     if stopped_file.is_file():
         write_run_leaderboard(run_dir, plan)  # every trial so far, with its reason, before the error

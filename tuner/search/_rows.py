@@ -22,6 +22,8 @@ __all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
 STAGES = ("probe", "search")
 TRACKED_FILE = "tracked_trials.json"  # written by the driver when a stage ends
 INTERRUPTED = "the driver stopped before Tune recorded this trial, so the resumed search did not continue it; its epochs are kept"
+#: A trial running when the user stopped the search (Ctrl+C): ``--resume`` continues it.
+STOPPED = "the search was stopped while this trial ran; --resume continues it from its last checkpoint"
 _HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1", "learning_rate", "time")
 
 
@@ -121,6 +123,7 @@ def trial_row(
     metric: str,
     mode: str,
     running: bool = False,
+    stopped: bool = False,
     run_dir: Path | None = None,
     trial_dir: Path | None = None,
     test_scores: Mapping[str, float] | None = None,
@@ -156,6 +159,8 @@ def trial_row(
         reason = str(failure or last.get("failure_reason"))
     elif last.get("finished"):
         status, reason = "completed", None
+    elif stopped:
+        status, reason = "interrupted", STOPPED
     elif running:
         status, reason = "running", None
     else:
@@ -219,10 +224,12 @@ def collect_rows(
     test_scores: Mapping[str, Mapping[str, float]] | None = None,
     fresh: Mapping[str, str] | None = None,
     storage_root: str | None = None,
+    stopped: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for every trial of every stage in ``run_dir``, best first within each stage.
 
     ``fresh`` maps trial ids to folders holding newer copies of their files (Tune's staging).
+    ``stopped``: trials running when the user stopped the search (they are ``interrupted``).
     """
     rows = []
     fresh = fresh or {}
@@ -252,6 +259,7 @@ def collect_rows(
                     metric=metric,
                     mode=mode,
                     running=trial_id in (running or set()),
+                    stopped=trial_id in (stopped or set()),
                     run_dir=run_dir,
                     trial_dir=folder,
                     test_scores=(test_scores or {}).get(trial_id),
