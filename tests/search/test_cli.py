@@ -151,3 +151,16 @@ def test_the_probe_may_train_longer_than_search_trials_unless_max_epochs_caps_it
     their confusions are clustered. --max-epochs caps both."""
     plan = build_plan(Options(space="finetune", max_epochs=max_epochs))
     assert plan["probe_epochs"] == probe and plan["max_epochs"] == (max_epochs or 5)
+
+
+def test_mlflow_uri_without_mlflow_installed_is_one_line(monkeypatch):
+    import importlib.util
+
+    from tuner.search.__main__ import _mlflow_uri
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"MLflow tracking to sqlite:///m.db needs MLflow: pip install 'tuner\[mlflow\]'"):
+        _mlflow_uri("sqlite:///m.db")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert _mlflow_uri(None) is None
