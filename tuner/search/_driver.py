@@ -472,8 +472,17 @@ def _evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
         for r in collect_rows(run_dir, plan["metric"], plan["mode"], storage_root=tune_storage(run_dir, plan)[1])
         if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]
     ]
-    todo = [r for r in rows[: plan["test_top"]] if r["trial_id"] not in scores]
+    todo = []
+    for row in rows[: plan["test_top"]]:
+        if row["trial_id"] in scores:
+            continue
+        ended = _worker_test_scores(run_dir, row)
+        if ended:
+            scores[row["trial_id"]] = ended
+        else:
+            todo.append(row)
     if not todo:
+        (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
         return
 
     @ray.remote(num_cpus=plan["cpus_per_trial"], num_gpus=plan["gpus_per_trial"] or 0)
@@ -500,6 +509,20 @@ def _evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
         except Exception as exc:  # noqa: BLE001 - a failed evaluation leaves that cell empty
             say(f"warning: test evaluation of trial {trial_id} failed: {exc}", err=True)
     (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
+
+
+def _worker_test_scores(run_dir: Path, row: dict[str, Any]) -> dict[str, float] | None:
+    """The test scores a completed trial's worker computed on its best epoch, if it did."""
+    from tuner._run import journal_path
+    from tuner.search._rows import read_trial
+
+    if row["status"] != "completed" or not row.get("trial_dir"):
+        return None
+    data = read_trial(run_dir / row["trial_dir"], journal_path(run_dir, row["stage"], row["trial_id"]))
+    last = data["results"][-1] if data and data["results"] else {}
+    if last.get("test_accuracy") is None or last.get("test_epoch") != row["best_epoch"]:
+        return None
+    return {k: float(last[k]) for k in ("test_accuracy", "test_accuracy_common") if last.get(k) is not None}
 
 
 def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], out: TextIO) -> None:

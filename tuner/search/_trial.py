@@ -48,6 +48,8 @@ def trial_config(config: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]
         "seed": plan.get("seed", 0),
         "mixed_precision": plan.get("mixed_precision", "auto"),
         "cpus": plan["cpus_per_trial"],
+        # a trial that ends scores its best epoch on the test split (top rows show it)
+        "score_test": bool(plan.get("test_images") and plan.get("test_top")),
     }
 
 

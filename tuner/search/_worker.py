@@ -182,6 +182,11 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     patience = cfg.get("patience")
     schedule = cfg.get("lr_schedule", "constant")
     state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "since_best": 0, "train_seconds": 0.0}
+    # The best epoch's weights, kept in memory so a trial that ends scores them on the test
+    # split at once (~1 s) instead of the driver rebuilding the model from its checkpoint.
+    best_weights: list[Any] | None = None
+    best_weights_epoch = 0
+    score_test = bool(cfg.get("score_test"))
     if checkpoint_dir:
         with open(os.path.join(checkpoint_dir, STATE_FILE)) as fh:
             state = json.load(fh)
@@ -204,7 +209,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 self.model.optimizer.learning_rate.assign(scheduled_lr(schedule, float(cfg["lr"]), epoch, max_epochs))
 
         def on_epoch_end(self, epoch, logs=None):
-            nonlocal last
+            nonlocal last, best_weights, best_weights_epoch
             logs = logs or {}
             train_time = time.perf_counter() - self._start
             probs = _predict(built.model, val_ds)
@@ -239,6 +244,8 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 "failure_reason": "",
             }
             nan = not math.isfinite(loss) or not np.isfinite(probs).all()
+            if score_test and not nan and state["best"] is not None and value == state["best"]:
+                best_weights, best_weights_epoch = self.model.get_weights(), epoch + 1  # ties too: the row keeps the later epoch
             if nan:
                 metrics.update(finished=True, failure_reason="nan_loss")
                 self.model.stop_training = True
@@ -247,6 +254,11 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
             elif patience and state["since_best"] >= int(patience):
                 metrics.update(finished=True, done_reason="patience")
                 self.model.stop_training = True
+            if metrics["finished"] and not nan and best_weights is not None:
+                now = self.model.get_weights()
+                self.model.set_weights(best_weights)
+                metrics.update(_split_scores(self.model, index, cache, "test", remap, to_common), test_epoch=best_weights_epoch)
+                self.model.set_weights(now)
             with tempfile.TemporaryDirectory(prefix="tuner-ckpt-") as d:
                 if not nan:
                     built.model.save_weights(os.path.join(d, WEIGHTS_FILE))
@@ -330,7 +342,7 @@ def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "
     import_tensorflow_quietly()
     import keras
 
-    from tuner.data import index_dataset, make_dataset, open_cache, split_arrays
+    from tuner.data import index_dataset, open_cache
     from tuner.zoo import build_model
 
     keras.mixed_precision.set_global_policy("float32")
@@ -348,7 +360,14 @@ def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "
         dense_units=int(cfg.get("dense_units", 512)),
     )
     built.model.load_weights(os.path.join(checkpoint_dir, WEIGHTS_FILE))
+    return _split_scores(built.model, index, cache, split, remap, to_common)
+
+
+def _split_scores(model, index, cache, split: str, remap, to_common: np.ndarray) -> dict[str, float]:
+    """``{split}_accuracy`` and ``{split}_accuracy_common`` of ``model`` on one split."""
+    from tuner.data import make_dataset, split_arrays
+
     ds = make_dataset(index, cache, split, 128, remap=remap)
     _, labels = split_arrays(index, cache, split, remap)
-    scores, confusion = _scores(_predict(built.model, ds), labels, to_common, remap.num_classes)
+    scores, _ = _scores(_predict(model, ds), labels, to_common, remap.num_classes)
     return {f"{split}_accuracy": scores["val_accuracy"], f"{split}_accuracy_common": scores["val_accuracy_common"]}
