@@ -512,17 +512,17 @@ def _evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
 
 
 def _worker_test_scores(run_dir: Path, row: dict[str, Any]) -> dict[str, float] | None:
-    """The test scores a completed trial's worker computed on its best epoch, if it did."""
+    """The test scores the trial's worker computed at the row's best epoch, if it did."""
     from tuner._run import journal_path
     from tuner.search._rows import read_trial
 
-    if row["status"] != "completed" or not row.get("trial_dir"):
+    if not row.get("trial_dir") or not row.get("best_epoch"):
         return None
     data = read_trial(run_dir / row["trial_dir"], journal_path(run_dir, row["stage"], row["trial_id"]))
-    last = data["results"][-1] if data and data["results"] else {}
-    if last.get("test_accuracy") is None or last.get("test_epoch") != row["best_epoch"]:
+    at_best = [r for r in (data or {}).get("results", []) if r.get("epoch") == row["best_epoch"] and r.get("test_accuracy") is not None]
+    if not at_best:
         return None
-    return {k: float(last[k]) for k in ("test_accuracy", "test_accuracy_common") if last.get(k) is not None}
+    return {k: float(at_best[-1][k]) for k in ("test_accuracy", "test_accuracy_common") if at_best[-1].get(k) is not None}
 
 
 def _summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], out: TextIO) -> None:

@@ -182,10 +182,9 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     patience = cfg.get("patience")
     schedule = cfg.get("lr_schedule", "constant")
     state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "since_best": 0, "train_seconds": 0.0}
-    # The best epoch's weights, kept in memory so a trial that ends scores them on the test
-    # split at once (~1 s) instead of the driver rebuilding the model from its checkpoint.
-    best_weights: list[Any] | None = None
-    best_weights_epoch = 0
+    # Each new best epoch scores the test split too (one prediction pass, ~3% of an epoch),
+    # so the top rows' test accuracy needs no model rebuilt from a checkpoint after the search,
+    # whether the trial ends or ASHA stops it. Nothing selects on it.
     score_test = bool(cfg.get("score_test"))
     if checkpoint_dir:
         with open(os.path.join(checkpoint_dir, STATE_FILE)) as fh:
@@ -209,7 +208,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 self.model.optimizer.learning_rate.assign(scheduled_lr(schedule, float(cfg["lr"]), epoch, max_epochs))
 
         def on_epoch_end(self, epoch, logs=None):
-            nonlocal last, best_weights, best_weights_epoch
+            nonlocal last
             logs = logs or {}
             train_time = time.perf_counter() - self._start
             probs = _predict(built.model, val_ds)
@@ -245,7 +244,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
             }
             nan = not math.isfinite(loss) or not np.isfinite(probs).all()
             if score_test and not nan and state["best"] is not None and value == state["best"]:
-                best_weights, best_weights_epoch = self.model.get_weights(), epoch + 1  # ties too: the row keeps the later epoch
+                metrics.update(_split_scores(self.model, index, cache, "test", remap, to_common))  # ties too: rows keep the later epoch
             if nan:
                 metrics.update(finished=True, failure_reason="nan_loss")
                 self.model.stop_training = True
@@ -254,11 +253,6 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
             elif patience and state["since_best"] >= int(patience):
                 metrics.update(finished=True, done_reason="patience")
                 self.model.stop_training = True
-            if metrics["finished"] and not nan and best_weights is not None:
-                now = self.model.get_weights()
-                self.model.set_weights(best_weights)
-                metrics.update(_split_scores(self.model, index, cache, "test", remap, to_common), test_epoch=best_weights_epoch)
-                self.model.set_weights(now)
             with tempfile.TemporaryDirectory(prefix="tuner-ckpt-") as d:
                 if not nan:
                     built.model.save_weights(os.path.join(d, WEIGHTS_FILE))
