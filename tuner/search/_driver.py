@@ -85,6 +85,10 @@ def init_ray(local: bool, num_cpus: int | None = None) -> None:
         ray.init(address=os.environ["RAY_ADDRESS"], **kwargs)
         return
     os.environ.pop("RAY_ADDRESS", None)
+    # Only a Ray instance started here inherits this (a cluster's nodes keep their own
+    # setting): one machine has no node to drain, and Train's preemption watcher is one more
+    # actor process per trial, which costs each trial's start seconds on a small machine.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
     # The dashboard process is what lets Ray Train release the placement groups of trials
     # ASHA stops (design.md 1a); bind it to this machine only.
     ray.init(
