@@ -108,7 +108,7 @@ def main() -> None:
     epochs = args.epochs or (5 if args.quick else 14)
     repeat = args.repeat or (1 if args.quick else 2)
     from tuner.data import choose_working_size, demo_dataset_dir, index_dataset, open_cache
-    from tuner.search._driver import init_ray
+    from tuner.search._cluster import init_ray
 
     index = index_dataset(demo_dataset_dir())
     working = choose_working_size(index, 32)

@@ -1,18 +1,34 @@
-"""Shared plumbing for the ``python -m tuner.X`` entry points.
+"""The ``tuner`` command and the plumbing its subcommands share.
 
-User mistakes become one line on stderr and exit status 2; nothing else is swallowed.
+Every subcommand is declared once, in :data:`COMMANDS`; ``tuner NAME ...`` and
+``python -m tuner.NAME ...`` run the same ``main(argv)``. User mistakes become one line on
+stderr and exit status 2; nothing else is swallowed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tuner.errors import INTERRUPTED_EXIT_CODE, USER_ERROR_EXIT_CODE, SearchInterrupted, TunerError
 
-__all__ = ["ArgumentParser", "run_main"]
+__all__ = ["COMMANDS", "ArgumentParser", "main", "run_main"]
+
+#: ``tuner``'s subcommands: name -> (the module whose ``main(argv)`` runs it, one line of help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "search": ("tuner.search.__main__", "search training setups on a dataset (the main job; the demo without --data)"),
+    "report": ("tuner.report.__main__", "write the HTML report of a run folder"),
+    "data": ("tuner.data.__main__", "inspect a dataset folder before a search (data inspect DIR)"),
+    "groupings": ("tuner.groupings.__main__", "suggest a class grouping from a finished search (groupings suggest RUN_DIR)"),
+    "export": ("tuner.export.__main__", "export a trial's model for serving"),
+    "predict": ("tuner.predict.__main__", "top-K labels of images from an exported model"),
+}
+
+# "tuner search" when the console script runs a subcommand; its parser shows that name.
+_invoked_as: str | None = None
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -21,6 +37,11 @@ class ArgumentParser(argparse.ArgumentParser):
     The stock parser prints the whole usage block before the message; a user who typed one
     wrong flag needs the message and where to look, not the block.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if _invoked_as and str(kwargs.get("prog", "")).startswith("python -m tuner."):
+            kwargs["prog"] = _invoked_as
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(
@@ -45,3 +66,29 @@ def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[
         print("interrupted", file=sys.stderr)
         sys.exit(INTERRUPTED_EXIT_CODE)
     sys.exit(0 if status is None else int(status))
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    rows = "\n".join(f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items())
+    return f"usage: tuner COMMAND [ARGS...]   (tuner COMMAND --help for its options)\n\ncommands:\n{rows}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``tuner`` console script: ``tuner COMMAND ARGS...`` runs that command's ``main``."""
+    global _invoked_as
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        sys.stdout.write(_usage())
+        sys.exit(0 if args else USER_ERROR_EXIT_CODE)
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        sys.stderr.write(f"tuner: error: unknown command '{name}'; {hint}the commands are {', '.join(COMMANDS)} (see 'tuner --help')\n")
+        sys.exit(USER_ERROR_EXIT_CODE)
+    _invoked_as = f"tuner {name}"
+    module = importlib.import_module(COMMANDS[name][0])
+    run_main(module.main, rest)

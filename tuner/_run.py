@@ -146,7 +146,7 @@ class Run:
 
             ids = [str(t) for t in self.df["trial_id"]]
             close = get_close_matches(trial_id, ids, n=5, cutoff=0.3) or ids[:5]
-            raise ConfigError(f"--trial {trial_id!r} is not a trial of {self.path}; trials include: {', '.join(close)} (or use --trial best)")
+            raise ConfigError(f"trial {trial_id!r} is not a trial of {self.path}; trials include: {', '.join(close)}")
         return hits.iloc[0]
 
 

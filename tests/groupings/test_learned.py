@@ -42,7 +42,7 @@ def test_the_rule():
 
 @pytest.mark.parametrize("learned", [True, False])
 def test_auto_groupings_come_only_from_a_probe_that_learned(tmp_path, learned, capsys):
-    from tuner.search._driver import _resolve_auto_groupings
+    from tuner.search._stage_groupings import resolve_auto_groupings
 
     source = write_synthetic_run(tmp_path / "probe", n_trials=40, groupings=False)
     if not learned:
@@ -54,7 +54,7 @@ def test_auto_groupings_come_only_from_a_probe_that_learned(tmp_path, learned, c
     plan = {"auto_groupings": {"auto:6": 6}, "class_names": classes, "grouping_files": {}}
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    _resolve_auto_groupings(run_dir, plan, source)
+    resolve_auto_groupings(run_dir, plan, source)
     if learned:
         assert set(plan["grouping_files"]) == {"auto:6"} and not plan.get("dropped_groupings")
     else:

@@ -12,6 +12,11 @@ from tests.conftest import write_photo_classes
 from tuner.errors import ConfigError
 from tuner.search._driver import check_resume
 from tuner.search._plan import Options, build_plan, save_plan, size_resources
+from tuner.search._space import SearchSpace
+
+
+def plan_space(plan):
+    return SearchSpace.model_validate(plan["space"])
 
 
 def _env(tmp_path):
@@ -134,6 +139,7 @@ def test_resume_refuses_a_changed_dataset_or_space(tmp_path):
     space.write_text("architectures: [mobilenet_v2]\nbudget: {num_samples: 3}\n")
     run_dir = _saved_run(tmp_path, data, space)
     assert check_resume(run_dir, None, None)["name"] == "r"
+    assert check_resume(run_dir, str(space), None)["name"] == "r", "the same --space again is fine"
     space.write_text("architectures: [mobilenet_v2, resnet50]\nbudget: {num_samples: 3}\n")
     with pytest.raises(ConfigError, match="the space .* changed since the run started"):
         check_resume(run_dir, None, None)
@@ -143,14 +149,19 @@ def test_resume_refuses_a_changed_dataset_or_space(tmp_path):
         check_resume(run_dir, None, None)
     with pytest.raises(ConfigError, match="this run searched"):
         check_resume(run_dir, None, str(tmp_path))
+    with pytest.raises(ConfigError, match="this run searched the space .*, not scratch; drop --space"):
+        check_resume(run_dir, "scratch", None)
 
 
-@pytest.mark.parametrize(("max_epochs", "probe"), [(None, 6), (3, 3)])
-def test_the_probe_may_train_longer_than_search_trials_unless_max_epochs_caps_it(max_epochs, probe):
-    """The demo's probe models train 6 epochs against its trials' 5: they must learn before
-    their confusions are clustered. --max-epochs caps both."""
+@pytest.mark.parametrize("max_epochs", [None, 3])
+def test_the_probe_may_train_longer_than_search_trials_unless_max_epochs_caps_it(max_epochs):
+    """The demo's probe models train longer than its trials: they must learn before their
+    confusions are clustered. --max-epochs caps both."""
     plan = build_plan(Options(space="finetune", max_epochs=max_epochs))
-    assert plan["probe_epochs"] == probe and plan["max_epochs"] == (max_epochs or 5)
+    demo = plan_space(plan).budget
+    assert demo.probe_epochs > demo.max_epochs, "the demo's probe trains longer than its search trials"
+    assert plan["max_epochs"] == (max_epochs or demo.max_epochs)
+    assert plan["probe_epochs"] == min(demo.probe_epochs, max_epochs or demo.probe_epochs)
 
 
 def test_mlflow_uri_without_mlflow_installed_is_one_line(monkeypatch):

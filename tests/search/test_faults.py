@@ -41,6 +41,7 @@ def test_nan_loss_is_reported_as_the_failure_reason():
     last = run_training(_demo_config(lr=1e38), lambda m, d: reports.append((m, d)))
     assert last["failure_reason"] == "nan_loss" and last["finished"]
     assert reports[-1][1] is None, "no checkpoint of NaN weights"
+    assert all("objective" not in m for m, _ in reports), "no score: no value for Tune (not a made-up -1e9)"
 
 
 def test_out_of_memory_is_reported_as_the_failure_reason():
@@ -49,6 +50,7 @@ def test_out_of_memory_is_reported_as_the_failure_reason():
     last = run_training(cfg, lambda m, d: None)
     assert last["failure_reason"].startswith("out_of_memory: ")
     assert "OOM" in last["failure_reason"]
+    assert "objective" not in last
 
 
 SLOW_SPACE = """

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tuner.search._driver import _summary
+from tuner.search._summary import print_summary
 
 
 def _r(trial_id, stage, objective, val_accuracy, n_classes, grouping="none"):
@@ -30,6 +30,6 @@ def _r(trial_id, stage, objective, val_accuracy, n_classes, grouping="none"):
 )
 def test_the_best_model_on_the_datasets_own_labels_is_named_when_it_is_not_the_top_row(tmp_path, rows, shown):
     out = io.StringIO()
-    _summary(tmp_path, rows, {"metric": "val_accuracy_common", "class_names": [str(i) for i in range(10)]}, out)
+    print_summary(tmp_path, rows, {"metric": "val_accuracy_common", "class_names": [str(i) for i in range(10)]}, out)
     lines = [line for line in out.getvalue().splitlines() if "best on all 10 classes" in line]
     assert lines == ([] if shown is None else [f"  best on all 10 classes (no grouping): {shown} at epoch 5"])

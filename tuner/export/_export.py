@@ -45,7 +45,7 @@ def _pick(run: Run, trial: str):
     row = run.row(trial)
     if run.checkpoint(row) is None:
         why = f" ({row['status']}: {row['failure_reason']})" if row["status"] == "failed" else ""
-        raise ConfigError(f"--trial {trial} has no checkpoint on disk{why}; export another trial or --trial best")
+        raise ConfigError(f"trial {trial} has no checkpoint on disk{why}; export another trial or the best one")
     return row
 
 
@@ -84,9 +84,9 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
     row = _pick(run, trial)
     out_dir = Path(out).expanduser()
     if (out_dir / MODEL_FILE).exists():
-        raise ConfigError(f"--out {str(out_dir)!r} already holds an exported model; give a new folder (nothing was overwritten)")
+        raise ConfigError(f"export folder {str(out_dir)!r} already holds an exported model; give a new folder (nothing was overwritten)")
     if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {str(out_dir)!r} is a file; give a folder")
+        raise ConfigError(f"export folder {str(out_dir)!r} is a file; give a folder")
     working_size = run.plan.get("working_size") or run.meta.get("working_size")
     kind = run.plan.get("kind") or (run.meta.get("space") or {}).get("kind")
     if not working_size or not kind:

@@ -99,7 +99,7 @@ def suggest_grouping(confusion: np.ndarray, class_names: Sequence[str], k: int, 
 
     n = len(class_names)
     if not 2 <= k < n:
-        raise ConfigError(f"--classes must satisfy 2 <= K < {n} (the number of classes), but got {k}")
+        raise ConfigError(f"a grouping into K labels needs 2 <= K < {n} (the number of classes), but got K={k}")
     c = np.asarray(confusion, dtype=np.float64)
     if c.shape != (n, n):
         raise ValueError(f"confusion matrix shape {c.shape} does not match {n} class names")

@@ -125,14 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         if not args.local and os.environ.get("RAY_ADDRESS"):
-            from tuner.search._driver import _cluster_shape, init_ray
+            from tuner.search._cluster import cluster_shape, init_ray
 
             init_ray(False)
-            shape = _cluster_shape()
+            shape = cluster_shape()
         else:
             shape = local_resources()
         size_resources(plan, *shape)
-        from tuner.search._driver import resolve_weights
+        from tuner.search._weights import resolve_weights
 
         resolve_weights(plan)
         _print_dry_run(plan, run_dir)

@@ -170,7 +170,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 unfrozen_blocks=0,
             )
     except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
-        return _report_oom(report, exc, {"epoch": 0}, cfg.get("mode", "max"))
+        return _report_oom(report, exc, {"epoch": 0})
     if built.num_outputs > 1:
         aux = built.num_outputs - 1
         train_ds = train_ds.map(lambda x, y: (x, (y,) * (aux + 1)))
@@ -227,7 +227,9 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 "accuracy": float(logs.get(built.history_key("accuracy"), float("nan"))),
                 "learning_rate": float(self.model.optimizer.learning_rate.numpy()),  # of the head, this epoch
                 **scores,
-                "objective": state["best"] if state["best"] is not None else (-1e9 if mode == "max" else 1e9),
+                # No score yet (a NaN first epoch): no value at all. ASHA then skips the result and
+                # Optuna records the trial as pruned or failed, not as a made-up worst score.
+                **({"objective": state["best"]} if state["best"] is not None else {}),
                 "best_epoch": state["best_epoch"],
                 "n_classes": n,
                 "images_per_second": train_images / train_time if train_time > 0 else float("nan"),
@@ -274,17 +276,16 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
             trainable, total = built.param_counts()
             built.model.fit(train_ds, epochs=end, initial_epoch=begin, callbacks=[_Epoch()], verbose=0)
     except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
-        return _report_oom(report, exc, {**last, "epoch": int(state["epoch"])}, mode)
+        return _report_oom(report, exc, {**last, "epoch": int(state["epoch"])})
     return last
 
 
-def _report_oom(report: ReportFn, exc: BaseException, last: dict[str, Any], mode: str) -> dict[str, Any]:
+def _report_oom(report: ReportFn, exc: BaseException, last: dict[str, Any]) -> dict[str, Any]:
     reason = " ".join(str(exc).split())[:160]
     metrics = {
         **last,
         "finished": True,
         "failure_reason": f"out_of_memory: {reason}",
-        "objective": last.get("objective", -1e9 if mode == "max" else 1e9),
     }
     report(metrics, None)
     return metrics
@@ -325,8 +326,7 @@ def ray_train_loop(cfg: dict[str, Any]) -> None:
     except TunerError as exc:
         # A user error (the dataset changed on this node, say) fails every trial alike: report
         # it instead of raising, so Ray Train does not retry it, and the search stops on it.
-        worst = -1e9 if cfg.get("mode", "max") == "max" else 1e9  # Tune's schedulers need a value
-        report({"epoch": 0, "objective": worst, "finished": True, "failure_reason": f"{FATAL_PREFIX}{exc}"}, None)
+        report({"epoch": 0, "finished": True, "failure_reason": f"{FATAL_PREFIX}{exc}"}, None)
 
 
 def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "test") -> dict[str, float]:

@@ -1,0 +1,134 @@
+"""After the search: test-split scores of the top rows, and the summary printed at the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from tuner.leaderboard import FILENAME
+from tuner.search._board import test_scores, tune_storage
+from tuner.search._console import say
+from tuner.search._rows import collect_rows
+
+__all__ = ["evaluate_top", "print_summary"]
+
+
+def evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
+    """Score the best few search trials on the test split, in a Ray task (TensorFlow there)."""
+    import ray
+
+    from tuner.search._trial import trial_config
+
+    if not plan.get("test_images") or not plan.get("test_top"):
+        return
+    scores = test_scores(run_dir)
+    rows = [
+        r
+        for r in collect_rows(run_dir, plan["metric"], plan["mode"], storage_root=tune_storage(run_dir, plan)[1])
+        if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]
+    ]
+    todo = []
+    for row in rows[: plan["test_top"]]:
+        if row["trial_id"] in scores:
+            continue
+        ended = _worker_test_scores(run_dir, row)
+        if ended:
+            scores[row["trial_id"]] = ended
+        else:
+            todo.append(row)
+    if not todo:
+        (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
+        return
+
+    @ray.remote(num_cpus=plan["cpus_per_trial"], num_gpus=plan["gpus_per_trial"] or 0)
+    def evaluate(cfg: dict[str, Any], checkpoint: str, remote: str | None) -> dict[str, float]:
+        import tempfile
+
+        from tuner.search._worker import evaluate_checkpoint
+
+        if remote:  # this task may run on any node: fetch the checkpoint here
+            from tuner._storage import download_dir
+
+            with tempfile.TemporaryDirectory() as tmp:
+                return evaluate_checkpoint(cfg, str(download_dir(remote, checkpoint, Path(tmp))), "test")
+        return evaluate_checkpoint(cfg, checkpoint, "test")
+
+    refs = {}
+    for row in todo:
+        params = json.loads((run_dir / row["trial_dir"] / "params.json").read_text())
+        where = row["checkpoint_path"] if plan.get("remote") else str(run_dir / row["checkpoint_path"])
+        refs[row["trial_id"]] = evaluate.remote(trial_config(params, plan), where, plan.get("remote"))
+    for trial_id, ref in refs.items():
+        try:
+            scores[trial_id] = ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 - a failed evaluation leaves that cell empty
+            say(f"warning: test evaluation of trial {trial_id} failed: {exc}", err=True)
+    (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
+
+
+def _worker_test_scores(run_dir: Path, row: dict[str, Any]) -> dict[str, float] | None:
+    """The test scores the trial's worker computed at the row's best epoch, if it did."""
+    from tuner._run import journal_path
+    from tuner.search._rows import read_trial
+
+    if not row.get("trial_dir") or not row.get("best_epoch"):
+        return None
+    data = read_trial(run_dir / row["trial_dir"], journal_path(run_dir, row["stage"], row["trial_id"]))
+    at_best = [r for r in (data or {}).get("results", []) if r.get("epoch") == row["best_epoch"] and r.get("test_accuracy") is not None]
+    if not at_best:
+        return None
+    return {k: float(at_best[-1][k]) for k in ("test_accuracy", "test_accuracy_common") if at_best[-1].get(k) is not None}
+
+
+def print_summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], out: TextIO) -> None:
+    search = [r for r in rows if r["stage"] == "search"]
+    statuses = {s: sum(1 for r in search if r["status"] == s) for s in ("completed", "stopped_early", "failed")}
+    print(
+        f"\n{len(search)} trials: {statuses['completed']} completed, {statuses['stopped_early']} stopped early by ASHA, "
+        f"{statuses['failed']} failed" + (f" (+{len(rows) - len(search)} probe trials)" if len(rows) > len(search) else ""),
+        file=out,
+    )
+    epochs = sum(int(r["epochs_run"] or 0) for r in rows)
+    probe = sum(int(r["epochs_run"] or 0) for r in rows if r["stage"] == "probe")
+    seconds = sum(((r["setup_seconds"] or 0.0) + (r["train_seconds"] or 0.0)) * max(r["gpus"] or 0.0, 1.0) for r in rows)
+    gpu = any((r["gpus"] or 0.0) > 0 for r in rows)
+    print(
+        f"compute: {epochs} trial-epochs"
+        + (f" ({probe} of them in the probe stage)" if probe else "")
+        + f", {seconds / 3600:.3g} {'GPU-hours' if gpu else 'CPU trial-hours'}",
+        file=out,
+    )
+    top = [r for r in search if r["objective"] is not None and r["status"] != "failed"][:5]
+    if top:
+        metric = plan["metric"]
+        print(f"\ntop {len(top)} by {metric}:", file=out)
+        print(
+            f"  {'trial':<12} {'architecture':<16} {metric:>20} {'val_acc':>8} {'test_acc':>8} {'k':>3} {'lr':>9} {'optimizer':<13} {'grouping':<10} {'epochs':>6}  status",  # noqa: E501
+            file=out,
+        )
+        for r in top:
+            test = f"{r['test_accuracy']:.4f}" if r.get("test_accuracy") is not None else "-"
+            print(
+                f"  {r['trial_id']:<12} {r['architecture']:<16} {r['objective']:>20.4f} {r['val_accuracy'] or 0:>8.4f} {test:>8} "
+                f"{r['unfrozen_blocks'] if r['unfrozen_blocks'] is not None else '-':>3} {r['lr']:>9.2e} {r['optimizer']:<13} "
+                f"{r['grouping']!s:<10} {r['epochs_run']:>6}  {r['status']}",
+                file=out,
+            )
+    n = len(plan["class_names"])
+    fine = [r for r in rows if r["status"] != "failed" and r["n_classes"] == n and r["val_accuracy"] is not None]
+    own = max(fine, key=lambda r: r["val_accuracy"]) if fine else None
+    # Whenever the best model on the dataset's own labels is not the top row (a grouped trial
+    # tops the objective, or a probe trial trained longer): the figure a user compares with.
+    if top and own is not None and (top[0]["n_classes"] != n or own["val_accuracy"] > (top[0]["val_accuracy"] or 0)):
+        print(
+            f"  best on all {n} classes (no grouping): trial {own['trial_id']} ({own['stage']}), "
+            f"val_accuracy {own['val_accuracy']:.4f} at epoch {own['best_epoch']}",
+            file=out,
+        )
+    failed = [r for r in search if r["status"] == "failed"]
+    for r in failed[:5]:
+        print(f"  failed {r['trial_id']}: {r['failure_reason']}", file=out)
+    print(f"\nleaderboard: {run_dir / FILENAME}", file=out)
+    print(f"report:      python -m tuner.report {run_dir}", file=out)
+    print(f"tensorboard: tensorboard --logdir {run_dir}", file=out)
