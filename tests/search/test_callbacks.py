@@ -10,7 +10,7 @@ import pytest
 
 from tuner._run import STOPPED_FILE
 from tuner.errors import FATAL_PREFIX
-from tuner.search._callbacks import FailureGuard, PlacementGroupReleaser
+from tuner.search._callbacks import FailureGuard
 from tuner.search._trial import write_failure
 
 
@@ -50,24 +50,3 @@ def test_a_restored_guard_starts_clean(tmp_path, reason):
     assert guard.stop_all()
     restored = pickle.loads(pickle.dumps(guard))
     assert not restored.stop_all() and restored.max_consecutive == 1
-
-
-def test_the_releaser_frees_the_stages_leftover_placement_groups_and_no_one_elses(ray_address):
-    """A worker placement group made during the stage and still held when it ends is removed
-    (no State API needed); one the driver held before the stage is left alone."""
-    import ray
-    from ray.util.placement_group import placement_group, placement_group_table, remove_placement_group
-
-    mine = placement_group([{"CPU": 1}])
-    ray.get(mine.ready(), timeout=30)
-    releaser = PlacementGroupReleaser()
-    releaser.setup()
-    stray = placement_group([{"CPU": 1}])  # what a Train controller killed mid-start leaves
-    ray.get(stray.ready(), timeout=30)
-    try:
-        releaser.on_experiment_end(trials=[])
-        table = placement_group_table()
-        assert table[stray.id.hex()]["state"] == "REMOVED"
-        assert table[mine.id.hex()]["state"] == "CREATED"
-    finally:
-        remove_placement_group(mine)

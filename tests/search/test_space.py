@@ -9,8 +9,10 @@ import pytest
 
 from tuner.data import Grouping
 from tuner.errors import ConfigError
+from tuner.search._grid import grid_points
 from tuner.search._plan import common_grouping
-from tuner.search._space import DefineByRun, grid_points, list_spaces, load_space
+from tuner.search._sampling import DefineByRun
+from tuner.search._space import list_spaces, load_space
 from tuner.search._worker import common_accuracy
 from tuner.zoo import get_spec
 

@@ -4,9 +4,9 @@ Each figure's data comes from a ``get_*_info`` function over the run's files, th
 importing this package imports neither matplotlib nor TensorFlow nor Ray.
 """
 
+from tuner.report._compute import ComputeInfo, get_compute_info
 from tuner.report._figures import (
     BlocksInfo,
-    ComputeInfo,
     ConfusionInfo,
     CurvesInfo,
     GroupingsInfo,
@@ -14,7 +14,6 @@ from tuner.report._figures import (
     LrInfo,
     cluster_order,
     get_blocks_info,
-    get_compute_info,
     get_confusion_info,
     get_curves_info,
     get_groupings_info,

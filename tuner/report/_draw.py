@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from tuner.report._compute import ComputeInfo
 from tuner.report._figures import (
     BlocksInfo,
-    ComputeInfo,
     ConfusionInfo,
     CurvesInfo,
     GroupingsInfo,

@@ -9,7 +9,6 @@ into a picture; tests check these. A figure that cannot be drawn for this run ca
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,6 @@ from tuner._run import CONFUSION_FILE, Run
 __all__ = [
     "TOP_COLUMNS",
     "BlocksInfo",
-    "ComputeInfo",
     "ConfusionInfo",
     "CurvesInfo",
     "GroupingsInfo",
@@ -29,7 +27,6 @@ __all__ = [
     "LrInfo",
     "cluster_order",
     "get_blocks_info",
-    "get_compute_info",
     "get_confusion_info",
     "get_curves_info",
     "get_groupings_info",
@@ -356,110 +353,4 @@ def get_groupings_info(run: Run) -> GroupingsInfo:
     return GroupingsInfo(
         [out.groupings[i] for i in order], [out.n_classes[i] for i in order],
         [out.best_common[i] for i in order], [out.best_own[i] for i in order],
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ComputeInfo:
-    """Compute this run spent, in all and until it reached its best, against what a person
-    would otherwise run: a one-factor-at-a-time sweep of the same space (and, for a run that
-    is itself a grid, that grid)."""
-
-    trial_epochs: int = 0  # every trial-epoch of the run, probe stage included
-    probe_trial_epochs: int = 0
-    device_hours: float = 0.0  # GPU-hours, or CPU trial-hours on a machine without GPUs
-    gpu: bool = False
-    best_trial: str | None = None
-    best_value: float = float("nan")
-    epochs_to_best: int | None = None  # trial-epochs (all trials) ended by the time the best epoch ended
-    hours_to_best: float = float("nan")
-    sweep_runs: int = 0  # full trainings of a one-factor-at-a-time sweep of the space
-    sweep_trial_epochs: int = 0
-    sweep_device_hours: float = float("nan")
-    continuous: list[str] = field(default_factory=list)
-    continuous_levels: int = 3
-    grid_run: bool = False  # the run is the space's exhaustive grid (budget.sampler grid)
-    note: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        """Nothing to draw."""
-        return self.note is not None or self.trial_epochs == 0
-
-
-def _present(value: Any) -> bool:
-    """Not None, NaN or pandas' NA."""
-    try:
-        return value is not None and not bool(value != value)
-    except TypeError:  # pandas.NA refuses bool()
-        return False
-
-
-def _epochs_until(df: Any, moment: float) -> int | None:
-    """Trial-epochs of every trial that ended at or before ``moment`` (wall clock)."""
-    count = 0
-    for text in df["history"]:
-        for h in json.loads(text) if isinstance(text, str) else []:
-            t = h.get("time")
-            if t is None:
-                return None  # a run written before epochs carried their time
-            count += t <= moment
-    return count
-
-
-def get_compute_info(run: Run, continuous_levels: int = 3) -> ComputeInfo:
-    """Trial-epochs and device-hours spent in all and until the best epoch, and the cost of a
-    one-factor-at-a-time sweep of the same space at full epochs.
-
-    Device-hours are each trial's set-up plus training seconds (times its GPUs). "Until the
-    best" counts every trial-epoch, of any trial or stage, that ended no later than the best
-    trial's best epoch; its hours are the run's hours in that proportion. The sweep trains
-    each value of each varying parameter once per architecture (:func:`one_factor_runs`) for
-    ``max_epochs``, at this run's mean seconds per epoch plus its mean start-up per trial.
-    """
-    df = run.df
-    if df.empty:
-        return ComputeInfo(note="no trials")
-    epochs = int(df["epochs_run"].fillna(0).sum())
-    probe = int(df[df["stage"] == "probe"]["epochs_run"].fillna(0).sum())
-    gpus = df["gpus"].fillna(0).astype(float) if "gpus" in df else None
-    per_trial = df["train_seconds"].fillna(0) + df["setup_seconds"].fillna(0)
-    gpu = bool(gpus is not None and (gpus > 0).any())
-    weight = gpus.clip(lower=1.0) if gpus is not None else 1.0
-    hours = float((per_trial * weight).sum() / 3600.0)
-    best = run.best_row()
-    best_trial, best_value, to_best, hours_to_best = None, float("nan"), None, float("nan")
-    if best is not None and _present(best.get("best_epoch")):
-        best_trial, best_value = str(best["trial_id"]), float(best["objective"])
-        history = json.loads(best["history"]) if isinstance(best.get("history"), str) else []
-        moment = next((h.get("time") for h in history if h.get("epoch") == int(best["best_epoch"])), None)
-        if moment is not None:
-            to_best = _epochs_until(df, float(moment))
-            if to_best is not None and epochs:
-                hours_to_best = hours * to_best / epochs
-    space_dict = run.meta.get("space") or (run.plan.get("space") if run.plan else None)
-    if not space_dict:
-        return ComputeInfo(
-            epochs, probe, hours, gpu, best_trial, best_value, to_best, hours_to_best, note="the run's space is not recorded; cannot size a sweep"
-        )
-    from tuner.search._space import SearchSpace, grid_size, one_factor_runs
-
-    space = SearchSpace.model_validate(space_dict)
-    weights = (run.plan or {}).get("weights") or {}
-    random_archs = [a for a in space.architectures if weights.get(a, "none") == "none"] if weights else []
-    runs = one_factor_runs(space, continuous_levels, random_archs)
-    _, continuous = grid_size(space, continuous_levels)
-    if random_archs and set(random_archs) == set(space.architectures) and space.kind == "finetune":
-        from tuner.search._space import random_init_values
-
-        continuous = [c for c in continuous if c not in random_init_values(0)]  # not swept for random weights
-    max_epochs = int(run.meta.get("max_epochs") or space.budget.max_epochs)
-    trained = df[df["epochs_run"].fillna(0) > 0]
-    spe = float(trained["train_seconds"].fillna(0).sum() / trained["epochs_run"].sum()) if not trained.empty else float("nan")
-    mean_gpus = float(gpus.clip(lower=1.0)[trained.index].mean()) if gpus is not None and not trained.empty else 1.0
-    setup = float(trained["setup_seconds"].fillna(0).mean()) if not trained.empty else 0.0
-    sweep_hours = runs * (max_epochs * spe + setup) * mean_gpus / 3600.0 if math.isfinite(spe) else float("nan")
-    return ComputeInfo(
-        epochs, probe, hours, gpu, best_trial, best_value, to_best, hours_to_best,
-        runs, runs * max_epochs, sweep_hours, continuous, continuous_levels, space.budget.sampler == "grid",
     )  # fmt: skip

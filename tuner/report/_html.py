@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner._run import Run, load_run
-from tuner.report import _draw, _figures
+from tuner.report import _compute, _draw, _figures
 
 __all__ = ["FIGURES", "Figure", "ReportResult", "build_report"]
 
@@ -89,7 +89,7 @@ FIGURES: tuple[Figure, ...] = (
         "Compute spent, and what a hand-run sweep would cost",
         "Trial-epochs and device-hours this run spent in all and until it found its best, against a "
         "one-factor-at-a-time sweep of the same space at the full epoch budget, the way the study tuned by hand.",
-        _figures.get_compute_info,
+        _compute.get_compute_info,
         _draw.draw_compute,
     ),
 )
@@ -136,7 +136,7 @@ def _table(df: Any) -> str:
     return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
-def _compute_text(info: _figures.ComputeInfo) -> str:
+def _compute_text(info: _compute.ComputeInfo) -> str:
     if info.note:
         return ""
     unit = "GPU-hours" if info.gpu else "CPU trial-hours"

@@ -4,18 +4,10 @@
 TensorFlow; the driver and the trial modules import them when a search runs.
 """
 
+from tuner.search._grid import grid_points, grid_size
 from tuner.search._plan import Options, build_plan, estimate
-from tuner.search._space import (
-    METRICS,
-    PARAM_NAMES,
-    Budget,
-    DefineByRun,
-    SearchSpace,
-    grid_points,
-    grid_size,
-    list_spaces,
-    load_space,
-)
+from tuner.search._sampling import DefineByRun
+from tuner.search._space import METRICS, PARAM_NAMES, Budget, SearchSpace, list_spaces, load_space
 
 __all__ = [
     "METRICS",

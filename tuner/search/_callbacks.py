@@ -16,6 +16,7 @@ from ray.tune import Callback, Stopper
 
 from tuner.errors import FATAL_PREFIX
 from tuner.search._console import say
+from tuner.search._watchdog import StallWatchdog
 
 _log = logging.getLogger("tuner.search")
 
@@ -23,11 +24,8 @@ __all__ = [
     "RUNNING_NOW",
     "FailureGuard",
     "LeaderboardCallback",
-    "PlacementGroupReleaser",
     "ProgressCallback",
-    "StallWatchdog",
     "mirror_trial_files",
-    "release_placement_group",
 ]
 
 
@@ -160,120 +158,6 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-
-
-#: Before a trial's first report (model build, weights, cache, the first epoch, a wait for
-#: the CPUs of a trial Tune is still tearing down), the watchdog allows at least this long...
-FIRST_REPORT_FLOOR_S = 900.0
-#: ...and between two reports at least this long, or ``EPOCH_FACTOR`` times the slowest epoch
-#: this search has seen, whichever is longer.
-EPOCH_FLOOR_S = 300.0
-EPOCH_FACTOR = 5.0
-
-
-class StallWatchdog(Callback):
-    """Ends a running trial that has reported nothing for too long, as ``failed``.
-
-    Between two reports the limit is ``stall_timeout`` when given, else the longer of
-    ``EPOCH_FLOOR_S`` and ``EPOCH_FACTOR`` x the slowest epoch this search has seen. Before
-    its first report a trial builds its model, loads weights and may wait for the CPUs of a
-    trial Tune is still ending: it gets the longest of ``FIRST_REPORT_FLOOR_S``, 3x the
-    slowest first report seen and ``stall_timeout``. A stalled trial gets ``failure.json`` (reason ``stalled: no report for N s``)
-    and its actor is killed: Ray then ends its Train run, which frees the worker's CPUs/GPUs,
-    Tune records the trial as errored and the search goes on.
-    """
-
-    def __init__(self, stall_timeout: float | None = None):
-        self.stall_timeout = stall_timeout
-        self._reset()
-
-    def _reset(self) -> None:
-        self.started: dict[str, float] = {}
-        self.last: dict[str, float] = {}
-        self.slowest_epoch = 0.0
-        self.slowest_first = 0.0
-        self.stalled: dict[str, str] = {}
-        self._last_check = 0.0
-
-    def __getstate__(self):
-        return {"stall_timeout": self.stall_timeout}
-
-    def __setstate__(self, state):
-        StallWatchdog.__init__(self, state.get("stall_timeout"))
-
-    def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
-        self._reset()  # also after a restore: clocks restart in this process
-
-    def limit(self, trial_id: str) -> float:
-        """Seconds of silence allowed for this trial now."""
-        if trial_id not in self.last:  # building the model, loading weights, waiting for CPUs
-            return max(FIRST_REPORT_FLOOR_S, 3.0 * self.slowest_first, self.stall_timeout or 0.0)
-        if self.stall_timeout:
-            return float(self.stall_timeout)
-        return max(EPOCH_FLOOR_S, EPOCH_FACTOR * self.slowest_epoch)
-
-    def silences(self, now: float | None = None) -> dict[str, float]:
-        """Seconds since each running trial last reported (or started)."""
-        now = time.monotonic() if now is None else now
-        return {t: now - self.last.get(t, since) for t, since in self.started.items()}
-
-    def on_trial_start(self, iteration, trials, trial, **info):
-        now = time.monotonic()
-        self.started[trial.trial_id] = now
-        self.last.pop(trial.trial_id, None)
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        now = time.monotonic()
-        tid = trial.trial_id
-        if tid not in self.started:  # restored trial: its clock starts now
-            self.started[tid] = now
-        if tid in self.last:
-            self.slowest_epoch = max(self.slowest_epoch, now - self.last[tid])
-        else:
-            self.slowest_first = max(self.slowest_first, now - self.started[tid])
-        self.last[tid] = now
-
-    def _forget(self, trial) -> None:
-        self.started.pop(trial.trial_id, None)
-        self.last.pop(trial.trial_id, None)
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self._forget(trial)
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        self._forget(trial)
-
-    def on_step_end(self, iteration, trials, **info):
-        now = time.monotonic()
-        if now - self._last_check < 1.0:
-            return
-        self._last_check = now
-        silent = self.silences(now)
-        for trial in trials:
-            tid = trial.trial_id
-            if trial.status != "RUNNING" or tid not in silent or tid in self.stalled:
-                continue
-            if trial.trial_id not in self.started:
-                continue
-            if silent[tid] > self.limit(tid):
-                self._end(trial, silent[tid])
-
-    def _end(self, trial, silence: float) -> None:
-        from tuner.search._trial import write_failure
-
-        reason = f"stalled: no report for {silence:.0f} s"
-        self.stalled[trial.trial_id] = reason
-        if getattr(trial, "local_path", None):
-            write_failure(trial.local_path, trial.trial_id, reason)
-        say(f"trial {trial.trial_id} {reason} (limit {self.limit(trial.trial_id):.0f} s; --stall-timeout sets it): ending it as failed", err=True)
-        try:
-            import ray
-
-            actor = trial.temporary_state.ray_actor
-            if actor is not None:
-                ray.kill(actor, no_restart=True)
-        except Exception as exc:  # noqa: BLE001 - Tune may already be ending it
-            say(f"warning: could not end stalled trial {trial.trial_id}: {exc}", err=True)
 
 
 class ProgressCallback(Callback):
@@ -419,134 +303,3 @@ def failure_reason(trial_dir: str | None) -> str:
 
     data = read_trial(Path(trial_dir)) if trial_dir else None
     return (data or {}).get("failure") or "error (see the trial's error.txt)"
-
-
-def release_placement_group(pg_hex: str | None) -> bool:
-    """Remove a trial's Ray Train placement group if it is still reserved; True if removed."""
-    if not pg_hex:
-        return False
-    from ray._raylet import PlacementGroupID
-    from ray.util.placement_group import (
-        PlacementGroup,
-        placement_group_table,
-        remove_placement_group,
-    )
-
-    try:
-        state = placement_group_table().get(pg_hex, {}).get("state")
-        if state not in ("CREATED", "PENDING", "RESCHEDULING"):
-            return False
-        remove_placement_group(PlacementGroup(PlacementGroupID(bytes.fromhex(pg_hex))))
-        return True
-    except Exception:  # noqa: BLE001 - already gone, or Ray is shutting down
-        return False
-
-
-#: A placement group holding CPUs/GPUs that no actor uses for this long is treated as leaked.
-IDLE_PLACEMENT_GROUP_S = 30.0
-
-
-class PlacementGroupReleaser(Callback):
-    """Frees placement groups that stopped trials leave behind (design.md 1a's hang).
-
-    When Tune stops a trial it kills the Train controller; the worker placement group is
-    then left for Ray Train's cleaner, and in a race (the worker dies first and the
-    controller starts a new worker group just before it is killed) a second placement group
-    is made that nothing ever removes. On a 2-CPU machine one such group is enough to hang
-    the search: later trials wait for CPUs that no actor uses. So, while the search runs,
-    any placement group whose CPUs and GPUs have all been unused for
-    ``IDLE_PLACEMENT_GROUP_S`` is removed (a live trial's worker holds its CPUs from the
-    moment it is scheduled); and at the end of the stage every CPU/GPU placement group this
-    job made during the stage is removed. Groups the driver's process held before the stage
-    (a notebook's own, say) are never touched.
-    """
-
-    def __init__(self, idle_seconds: float = IDLE_PLACEMENT_GROUP_S):
-        self.idle_seconds = idle_seconds
-        self.seen: dict[str, str] = {}
-        self._idle_since: dict[str, float] = {}
-        self._last_check = 0.0
-        self._before: set[str] = set()
-
-    def __getstate__(self):
-        return {"idle_seconds": self.idle_seconds, "seen": self.seen}
-
-    def __setstate__(self, state):
-        PlacementGroupReleaser.__init__(self, state.get("idle_seconds", IDLE_PLACEMENT_GROUP_S))
-        self.seen = state.get("seen", {})
-
-    def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
-        self._before = set(_job_worker_placement_groups())
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        pg = result.get("placement_group")
-        if pg:
-            self.seen[trial.trial_id] = pg
-
-    def on_step_end(self, iteration, trials, **info):
-        now = time.monotonic()
-        if now - self._last_check < 5.0:
-            return
-        self._last_check = now
-        try:
-            import ray
-
-            total = ray.cluster_resources()
-            free = ray.available_resources()
-        except Exception:  # noqa: BLE001 - never let bookkeeping break the search
-            return
-        idle_now = set()
-        for key, amount in total.items():
-            for prefix in ("CPU_group_", "GPU_group_"):
-                rest = key[len(prefix) :] if key.startswith(prefix) else ""
-                if rest and "_" not in rest and amount > 0 and abs(free.get(key, 0.0) - amount) < 1e-9:
-                    idle_now.add(rest)
-        busy = {
-            key.split("_group_", 1)[1]
-            for key, amount in total.items()
-            if key.startswith(("CPU_group_", "GPU_group_")) and "_" not in key.split("_group_", 1)[1] and abs(free.get(key, 0.0) - amount) >= 1e-9
-        }
-        idle_now -= busy
-        for pg in list(self._idle_since):
-            if pg not in idle_now:
-                del self._idle_since[pg]
-        ripe = [pg for pg in idle_now if now - self._idle_since.setdefault(pg, now) >= self.idle_seconds]
-        ours = set(_job_worker_placement_groups()) - self._before if ripe else set()  # never other jobs' groups
-        for pg in ripe:
-            since = self._idle_since[pg]
-            if pg in ours and release_placement_group(pg):
-                _log.info("released placement group %s: reserved but unused for %.0fs (left by a stopped trial)", pg[:8], now - since)
-                self._idle_since.pop(pg, None)
-
-    def on_experiment_end(self, trials, **info):
-        # Every trial of the stage is over: any worker placement group this job made and
-        # still holds is left over, whether a worker reported it or not. Looked at twice: a
-        # group whose creation was in flight when the last trial ended appears a moment later.
-        for attempt in range(2):
-            for pg in (set(self.seen.values()) | set(_job_worker_placement_groups())) - self._before:
-                release_placement_group(pg)
-            if attempt == 0:
-                time.sleep(2.0)
-
-
-def _job_worker_placement_groups() -> list[str]:
-    """Ids of this job's placement groups that reserve CPUs or GPUs (Train workers').
-
-    From the GCS's own table: a placement group's id ends with its creator job's id. (The
-    State API needs the dashboard, and under load its call timed out, so a stray group
-    outlived the stage.)
-    """
-    try:
-        import ray
-        from ray.util.placement_group import placement_group_table
-
-        job = ray.get_runtime_context().get_job_id()
-        table = placement_group_table()
-    except Exception:  # noqa: BLE001 - Ray shutting down: fall back to what workers reported
-        return []
-    found = []
-    for pg_id, info in table.items():
-        bundles = (info.get("bundles") or {}).values()
-        if pg_id.endswith(job) and info.get("state") == "CREATED" and any(b.get("CPU") or b.get("GPU") for b in bundles):
-            found.append(pg_id)
-    return found

@@ -60,13 +60,9 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
         # restarts them elsewhere from the last checkpoint instead of the trial erroring.
         {"CPU": 0, "memory": 1, HEAD_NODE_RESOURCE: 0.001},
     )
-    from tuner.search._callbacks import (
-        FailureGuard,
-        LeaderboardCallback,
-        PlacementGroupReleaser,
-        ProgressCallback,
-        StallWatchdog,
-    )
+    from tuner.search._callbacks import FailureGuard, LeaderboardCallback, ProgressCallback
+    from tuner.search._placement import PlacementGroupReleaser
+    from tuner.search._watchdog import StallWatchdog
 
     # Module-level callback classes: Tune pickles them with the experiment and brings them
     # back on restore.
@@ -101,7 +97,8 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
         if kind == "grid":
             from ray.tune.search.basic_variant import BasicVariantGenerator
 
-            from tuner.search._space import SearchSpace, grid_points
+            from tuner.search._grid import grid_points
+            from tuner.search._space import SearchSpace
 
             # Every point once, in order: the study's exhaustive grid. Each point replaces one
             # sample; the keys must exist in the param space, so they are placeholders there.

@@ -181,7 +181,7 @@ def build_plan(opts: Options) -> dict[str, Any]:
         )
     space = space.with_budget(num_samples=opts.num_samples, max_epochs=opts.max_epochs)
     if space.budget.sampler == "grid":
-        from tuner.search._space import grid_points
+        from tuner.search._grid import grid_points
 
         space = space.with_budget(num_samples=len(grid_points(space)))
     if opts.gpus_per_trial is not None and opts.gpus_per_trial < 0:
@@ -356,7 +356,8 @@ def load_plan(run_dir: Path) -> dict[str, Any]:
 
 def stage_space(plan: dict[str, Any], stage: str) -> Any:
     """The define-by-run function one stage samples from (the probe never groups classes)."""
-    from tuner.search._space import DefineByRun, Param, SearchSpace
+    from tuner.search._sampling import DefineByRun
+    from tuner.search._space import Param, SearchSpace
 
     space = SearchSpace.model_validate(plan["space"])
     kept = [g for g in space.grouping_candidates() if g not in plan.get("dropped_groupings", [])]
@@ -369,7 +370,7 @@ def stage_space(plan: dict[str, Any], stage: str) -> Any:
 
 def random_weights_note(plan: dict[str, Any]) -> str | None:
     """One line on what architectures without pretrained weights train, or ``None``."""
-    from tuner.search._space import random_init_values
+    from tuner.search._sampling import random_init_values
     from tuner.zoo import get_spec
 
     archs = random_weight_architectures(plan)

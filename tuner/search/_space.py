@@ -1,4 +1,4 @@
-"""Search spaces: YAML -> a validated, frozen model -> an Optuna define-by-run function.
+"""Search spaces: YAML -> a validated, frozen model (sampled by ``_sampling``, gridded by ``_grid``).
 
 A space file (``search_spaces/*.yaml``)::
 
@@ -14,7 +14,8 @@ A space file (``search_spaces/*.yaml``)::
     budget: {num_samples: 40, max_epochs: 30, grace_period: 2, reduction_factor: 3}
 
 Parameters whose range depends on the architecture (``unfrozen_blocks``, ``input_size``) are
-sampled after it, under a per-architecture name, so every Optuna distribution keeps one shape.
+sampled after it, under a per-architecture name, so every Optuna distribution keeps one shape
+(``tuner.search._sampling``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import builtins
 import difflib
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,12 +44,7 @@ __all__ = [
     "METRICS",
     "PARAM_NAMES",
     "Budget",
-    "DefineByRun",
     "SearchSpace",
-    "grid_points",
-    "grid_size",
-    "one_factor_runs",
-    "random_init_values",
     "list_spaces",
     "load_space",
     "resolve_space_path",
@@ -311,17 +306,17 @@ def check_space(space: SearchSpace, where: str = "space") -> None:
     for name in ("dropout",):
         p = space.param(name)
         if p is not None:
-            lo, hi = _bounds(p)
+            lo, hi = param_bounds(p)
             if not (0 <= lo and hi < 1):
                 raise ConfigError(f"{where}: params.dropout must lie in [0, 1), but got {lo}..{hi}")
     for name in ("lr", "backbone_lr_mult"):
         p = space.param(name)
-        if p is not None and _bounds(p)[0] <= 0 and name == "lr":
-            raise ConfigError(f"{where}: params.lr must be > 0, but got {_bounds(p)[0]}")
+        if p is not None and param_bounds(p)[0] <= 0 and name == "lr":
+            raise ConfigError(f"{where}: params.lr must be > 0, but got {param_bounds(p)[0]}")
     for name in ("batch_size", "dense_units"):
         p = space.param(name)
-        if p is not None and _bounds(p)[0] < 1:
-            raise ConfigError(f"{where}: params.{name} must be >= 1, but got {_bounds(p)[0]}")
+        if p is not None and param_bounds(p)[0] < 1:
+            raise ConfigError(f"{where}: params.{name} must be >= 1, but got {param_bounds(p)[0]}")
     sched = space.param("lr_schedule")
     if sched is not None:
         from tuner.zoo import LR_SCHEDULES
@@ -354,7 +349,7 @@ def check_space(space: SearchSpace, where: str = "space") -> None:
     blocks = space.param("unfrozen_blocks")
     if blocks is not None and space.kind == "finetune":
         for spec in specs:
-            hi = _int_high(blocks, spec.num_blocks)
+            hi = int_high(blocks, spec.num_blocks)
             if hi > spec.num_blocks:
                 raise ConfigError(
                     f"{where}: params.unfrozen_blocks goes up to {hi} but {spec.name} has {spec.num_blocks} blocks; use at most {spec.num_blocks} or 'max'"
@@ -398,7 +393,11 @@ def parse_auto(candidate: str, where: str = "grouping") -> tuple[float, bool]:
         raise ConfigError(f"{where}: {candidate!r} is not a valid automatic grouping; use auto:K with K >= 2 classes or auto:P% with 0 < P < 100") from None
 
 
-def _bounds(p: Param) -> tuple[float, float]:
+#: Defaults of parameters a space does not mention (the study's settings).
+DEFAULTS: dict[str, Any] = PARAM_DEFAULTS
+
+
+def param_bounds(p: Param) -> tuple[float, float]:
     if p.loguniform is not None:
         return p.loguniform
     if p.uniform is not None:
@@ -410,164 +409,9 @@ def _bounds(p: Param) -> tuple[float, float]:
     return (min(values), max(values)) if values else (0.0, 0.0)
 
 
-def _int_high(p: Param, maximum: int) -> int:
+def int_high(p: Param, maximum: int) -> int:
     if p.int is not None:
         hi = p.int[1]
         return maximum if hi == "max" else int(hi)
     values = p.values() or []
     return max((maximum if v == "max" else int(v)) for v in values)
-
-
-def _suggest(trial: Any, name: str, p: Param, maximum: int | None = None) -> Any:
-    if p.kind == "fixed":
-        return p.fixed
-    if p.loguniform is not None:
-        return trial.suggest_float(name, p.loguniform[0], p.loguniform[1], log=True)
-    if p.uniform is not None:
-        return trial.suggest_float(name, p.uniform[0], p.uniform[1])
-    if p.int is not None:
-        lo, hi = p.int
-        top = maximum if hi == "max" else min(int(hi), maximum if maximum is not None else int(hi))
-        return trial.suggest_int(name, int(lo), int(top))  # type: ignore[arg-type]
-    choices = [maximum if v == "max" else v for v in p.choice]  # type: ignore[union-attr]
-    if len(choices) == 1:
-        return choices[0]
-    return trial.suggest_categorical(name, choices)
-
-
-#: Defaults of parameters a space does not mention (the study's settings).
-DEFAULTS: dict[str, Any] = PARAM_DEFAULTS
-
-
-def random_init_values(num_blocks: int) -> dict[str, Any]:
-    """What a finetune trial uses for an architecture that starts from random weights.
-
-    A frozen random block is a fixed random projection, a head warm-up over it learns
-    nothing lasting, and a backbone learning-rate multiplier below 1 slows the layers that
-    most need training: such trials train every block, in one phase, at the head's rate.
-    """
-    return {"unfrozen_blocks": num_blocks, "warmup_epochs": 0, "backbone_lr_mult": 1.0}
-
-
-class DefineByRun:
-    """The Optuna define-by-run function of a space (picklable, so ``Tuner.restore`` works).
-
-    Samples the architecture first, then the parameters whose range depends on it
-    (``unfrozen_blocks`` up to its block count, ``input_size`` at or above its minimum)
-    under per-architecture names, then the rest. Returns the resolved values as constants
-    so every trial's config has plain keys (``unfrozen_blocks``, ``input_size``...).
-    """
-
-    def __init__(self, space: SearchSpace, fixed: dict[str, Any] | None = None, random_weights: Sequence[str] = ()):
-        self.space_yaml = space.model_dump(mode="json")
-        self.fixed = dict(fixed or {})
-        self.random_weights = tuple(random_weights)
-
-    def __call__(self, trial: Any) -> dict[str, Any]:
-        from tuner.zoo import get_spec
-
-        space = SearchSpace.model_validate(self.space_yaml)
-        archs = list(space.architectures)
-        arch = archs[0] if len(archs) == 1 else trial.suggest_categorical("architecture", archs)
-        spec = get_spec(arch)
-        out: dict[str, Any] = {"architecture": arch}
-        random_init = random_init_values(spec.num_blocks) if space.kind == "finetune" and arch in self.random_weights else {}
-        for name in PARAM_NAMES:
-            if name in self.fixed:
-                out[name] = self.fixed[name]
-                continue
-            if name in random_init:  # a random backbone: freezing any of it wastes the trial
-                out[name] = random_init[name]
-                continue
-            p = space.param(name)
-            if p is None:
-                value = DEFAULTS[name]
-            elif name == "unfrozen_blocks":
-                value = _suggest(trial, f"unfrozen_blocks.{arch}", p, spec.num_blocks) if space.kind == "finetune" else 0
-            elif name == "input_size":
-                allowed = [v for v in (p.values() or []) if v == "default" or v >= spec.min_input_size]
-                sub = Param(choice=tuple(allowed))
-                value = _suggest(trial, f"input_size.{arch}", sub)
-            else:
-                value = _suggest(trial, name, p)
-            out[name] = value
-        if out["input_size"] == "default":
-            out["input_size"] = spec.default_input_size
-        if space.kind == "scratch":
-            out["unfrozen_blocks"] = 0
-            out["warmup_epochs"] = 0
-        return out
-
-
-def _grid_axes(space: SearchSpace, arch: str, continuous_levels: int | None) -> dict[str, list[Any]]:
-    from tuner.zoo import get_spec
-
-    spec = get_spec(arch)
-    axes: dict[str, list[Any]] = {}
-    for name in PARAM_NAMES:
-        p = space.param(name)
-        if p is None:
-            axes[name] = [DEFAULTS[name]]
-        elif p.int is not None:
-            hi = _int_high(p, spec.num_blocks)
-            axes[name] = list(range(int(p.int[0]), hi + 1))
-        elif p.values() is not None:
-            axes[name] = [spec.num_blocks if v == "max" else v for v in p.values()]  # type: ignore[union-attr]
-        elif continuous_levels is not None:
-            axes[name] = [None] * continuous_levels  # only counted, never trained
-        else:
-            raise ConfigError(f"space {space.name}: params.{name} is continuous ({p.kind}); a grid needs choice, int or fixed values")
-    return axes
-
-
-def grid_points(space: SearchSpace) -> list[dict[str, Any]]:
-    """Every combination of a fully discrete space (the study's exhaustive grid).
-
-    Raises:
-        ConfigError: a continuous parameter (a grid needs discrete values).
-    """
-    from itertools import product
-
-    from tuner.zoo import get_spec
-
-    points: list[dict[str, Any]] = []
-    for arch in space.architectures:
-        axes = _grid_axes(space, arch, None)
-        for combo in product(*axes.values()):
-            point = {"architecture": arch, **dict(zip(axes, combo))}
-            if point["input_size"] == "default":
-                point["input_size"] = get_spec(arch).default_input_size
-            points.append(point)
-    return points
-
-
-def one_factor_runs(space: SearchSpace, continuous_levels: int = 3, random_weights: Sequence[str] = ()) -> int:
-    """Full trainings of a one-factor-at-a-time sweep of ``space``, as the study ran by hand.
-
-    Per architecture: one training per value of each parameter that varies (a continuous one
-    counts as ``continuous_levels`` values, a few learning rates say), the others held at one
-    value; at least one training per architecture. For an architecture that starts from random
-    weights, the parameters a search does not vary for it (:func:`random_init_values`) are
-    not swept either.
-    """
-    total = 0
-    for arch in space.architectures:
-        axes = _grid_axes(space, arch, continuous_levels)
-        skip = set(random_init_values(0)) if space.kind == "finetune" and arch in random_weights else set()
-        varying = [len(v) for name, v in axes.items() if len(v) > 1 and name not in skip]
-        total += max(1, sum(varying))
-    return total
-
-
-def grid_size(space: SearchSpace, continuous_levels: int = 3) -> tuple[int, list[str]]:
-    """Points of the exhaustive grid over ``space``, and the continuous parameters in it.
-
-    A continuous parameter counts as ``continuous_levels`` values (a coarse hand grid, such
-    as three learning rates); a fully discrete space gives ``len(grid_points(space))``.
-    """
-    total = 0
-    continuous = [n for n in PARAM_NAMES if (p := space.param(n)) is not None and p.int is None and p.values() is None]
-    for arch in space.architectures:
-        axes = _grid_axes(space, arch, continuous_levels)
-        total += math.prod(len(v) for v in axes.values())
-    return total, continuous

@@ -4,18 +4,9 @@
 ``build_model`` imports Keras when it runs.
 """
 
-from tuner.zoo._build import (
-    LR_SCHEDULES,
-    OPTIMIZERS,
-    BuiltModel,
-    build_model,
-    compile_model,
-    make_optimizer,
-    resolve_weights,
-    scheduled_lr,
-    set_unfrozen_blocks,
-)
+from tuner.zoo._build import BuiltModel, build_model, resolve_weights, set_unfrozen_blocks
 from tuner.zoo._devices import DeviceSetup, setup_devices
+from tuner.zoo._optim import LR_SCHEDULES, OPTIMIZERS, compile_model, make_optimizer, scheduled_lr
 from tuner.zoo._registry import ModelSpec, Preprocessing, get_spec, list_models, register_model
 
 # The built-in specs register themselves on import (no TensorFlow imported). Importing any
