@@ -217,7 +217,10 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
             state["epoch"] = epoch + 1
             state["train_seconds"] += time.perf_counter() - self._start
             value = scores[metric]
-            if _better(value, state["best"], mode):
+            nan = not math.isfinite(loss) or not np.isfinite(probs).all()
+            if nan:
+                pass  # scores of NaN outputs are not scores: neither a best epoch nor an objective
+            elif _better(value, state["best"], mode):
                 state["best"], state["best_epoch"], state["since_best"] = value, epoch + 1, 0
             else:
                 state["since_best"] += 1
@@ -244,7 +247,6 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 "finished": False,
                 "failure_reason": "",
             }
-            nan = not math.isfinite(loss) or not np.isfinite(probs).all()
             if score_test and not nan and state["best"] is not None and value == state["best"]:
                 metrics.update(_split_scores(self.model, index, cache, "test", remap, to_common))  # ties too: rows keep the later epoch
             if nan:
