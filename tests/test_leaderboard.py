@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tuner.errors import DataError
-from tuner.leaderboard import COLUMNS, FORMAT_VERSION, read_leaderboard, write_leaderboard
+from tuner.leaderboard import FORMAT_VERSION, columns, read_leaderboard, write_leaderboard
 
 ROW = {"trial_id": "a", "stage": "search", "status": "completed", "architecture": "lenet5", "lr": 0.01, "objective": 0.9, "epochs_run": 3}
 
@@ -17,7 +17,7 @@ ROW = {"trial_id": "a", "stage": "search", "status": "completed", "architecture"
 def test_roundtrip_with_metadata_and_typed_columns(tmp_path):
     write_leaderboard(tmp_path / "leaderboard.parquet", [ROW, {**ROW, "trial_id": "b", "objective": None}], {"name": "x"})
     df, meta = read_leaderboard(tmp_path)
-    assert list(df.columns) == list(COLUMNS)
+    assert list(df.columns) == list(columns())
     assert df["objective"].isna().tolist() == [False, True]
     assert meta["format_version"] == FORMAT_VERSION and meta["name"] == "x"
     plain = pd.read_parquet(tmp_path / "leaderboard.parquet")

@@ -12,7 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["LOG_SCALE_PARAMS", "PARAMS", "PARAM_COLUMNS", "PARAM_DEFAULTS", "PARAM_HELP", "ParamSpec", "param_names"]
+__all__ = [
+    "LOG_SCALE_PARAMS",
+    "PARAMS",
+    "PARAM_COLUMNS",
+    "PARAM_DEFAULTS",
+    "PARAM_HELP",
+    "ParamSpec",
+    "param_names",
+    "register_param",
+    "unregister_param",
+]
 
 Column = Literal["Float64", "Int64", "string"]
 
@@ -38,7 +48,8 @@ class ParamSpec:
     per_architecture: bool = False
 
 
-PARAMS: tuple[ParamSpec, ...] = (
+#: Every searchable parameter, in declaration order (the leaderboard's column order).
+PARAMS: list[ParamSpec] = [
     ParamSpec("lr", "learning rate (of the head; the backbone's is lr x backbone_lr_mult)", 2e-4, "Float64", log=True),
     ParamSpec("lr_schedule", "learning rate over a trial: constant (the study's) | cosine (half a cosine to 0 at max_epochs)", "constant", "string"),
     ParamSpec("optimizer", "adam | adamw | rmsprop | sgd | sgd_momentum", "rmsprop", "string"),
@@ -51,7 +62,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("batch_size", "images per batch (per GPU)", 64, "Int64"),
     ParamSpec("input_size", "network input size in px; 'default' = the architecture's own", "default", "Int64", per_architecture=True),
     ParamSpec("augment", "training augmentation: study (the retail study's) | light | none", "study", "string"),
-)
+]
 
 
 def param_names() -> tuple[str, ...]:
@@ -59,11 +70,47 @@ def param_names() -> tuple[str, ...]:
     return tuple(p.name for p in PARAMS)
 
 
+# The views below are updated in place by register_param/unregister_param, so every module
+# that imported them sees a parameter registered later (a plugin's, or a test's).
 #: name -> meaning, for messages.
-PARAM_HELP: dict[str, str] = {p.name: p.help for p in PARAMS}
+PARAM_HELP: dict[str, str] = {}
 #: name -> the value used when a space does not mention it.
-PARAM_DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
+PARAM_DEFAULTS: dict[str, Any] = {}
 #: name -> leaderboard dtype.
-PARAM_COLUMNS: dict[str, Column] = {p.name: p.column for p in PARAMS}
+PARAM_COLUMNS: dict[str, Column] = {}
 #: Parameters drawn on a log axis.
-LOG_SCALE_PARAMS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.log)
+LOG_SCALE_PARAMS: set[str] = set()
+
+
+def _index(spec: ParamSpec) -> None:
+    PARAM_HELP[spec.name] = spec.help
+    PARAM_DEFAULTS[spec.name] = spec.default
+    PARAM_COLUMNS[spec.name] = spec.column
+    if spec.log:
+        LOG_SCALE_PARAMS.add(spec.name)
+
+
+def register_param(spec: ParamSpec) -> ParamSpec:
+    """Add a searchable parameter: spaces may name it, trials sample it, the leaderboard and
+    the report show it. The code that uses its value reads it from the trial's config.
+
+    Raises:
+        ValueError: a parameter of that name exists.
+    """
+    if spec.name in PARAM_HELP or spec.name == "architecture":
+        raise ValueError(f"a search parameter named {spec.name!r} is already registered")
+    PARAMS.append(spec)
+    _index(spec)
+    return spec
+
+
+def unregister_param(name: str) -> None:
+    """Remove a parameter added by :func:`register_param` (tests clean up with it)."""
+    PARAMS[:] = [p for p in PARAMS if p.name != name]
+    for view in (PARAM_HELP, PARAM_DEFAULTS, PARAM_COLUMNS):
+        view.pop(name, None)
+    LOG_SCALE_PARAMS.discard(name)
+
+
+for _spec in PARAMS:
+    _index(_spec)

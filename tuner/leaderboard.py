@@ -17,21 +17,27 @@ from typing import Any
 from tuner._params import PARAM_COLUMNS
 from tuner.errors import DataError
 
-__all__ = ["FORMAT_VERSION", "COLUMNS", "FILENAME", "write_leaderboard", "read_leaderboard", "read_metadata"]
+__all__ = ["FORMAT_VERSION", "FILENAME", "columns", "write_leaderboard", "read_leaderboard", "read_metadata"]
 
 FORMAT_VERSION = 1
 FILENAME = "leaderboard.parquet"
 _META_KEY = b"tuner"
 
-#: Columns in order, with their dtype (pandas nullable dtypes so missing values stay typed).
-COLUMNS: dict[str, str] = {
+
+def columns() -> dict[str, str]:
+    """Columns in order, with their dtype (pandas nullable dtypes so missing values stay typed)."""
+    return {**_LEADING, **PARAM_COLUMNS, **_TRAILING}  # one column per searchable parameter (tuner/_params.py)
+
+
+_LEADING: dict[str, str] = {
     "trial_id": "string",
     "stage": "string",  # probe | search
     "status": "string",  # completed | stopped_early (by ASHA) | failed | interrupted (driver died; epochs kept) | running
     "failure_reason": "string",
     "architecture": "string",
     "weights": "string",
-    **PARAM_COLUMNS,  # one column per searchable parameter (tuner/_params.py)
+}
+_TRAILING: dict[str, str] = {
     "n_classes": "Int64",
     "epochs_run": "Int64",
     "best_epoch": "Int64",
@@ -65,8 +71,9 @@ def write_leaderboard(path: str | os.PathLike[str], rows: Sequence[Mapping[str, 
     import pyarrow.parquet as pq
 
     path = Path(path)
-    frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in rows], columns=list(COLUMNS))
-    frame = frame.astype(COLUMNS)
+    schema = columns()
+    frame = pd.DataFrame([{c: row.get(c) for c in schema} for row in rows], columns=list(schema))
+    frame = frame.astype(schema)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[_META_KEY] = json.dumps({"format_version": FORMAT_VERSION, **metadata}, default=str).encode()

@@ -98,19 +98,10 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
     import_tensorflow_quietly()
     import keras
 
-    from tuner.zoo import build_model
+    from tuner.zoo import build_model_for_trial
 
     keras.mixed_precision.set_global_policy("float32")  # exported for any device
-    built = build_model(
-        str(params["architecture"]),
-        len(labels),
-        mode=kind,
-        input_size=int(params["input_size"]),
-        source_size=int(working_size),
-        weights="none",
-        dropout=float(dropout if (dropout := params.get("dropout")) is not None else 0.2),
-        dense_units=int(units if (units := params.get("dense_units")) is not None else 512),
-    )
+    built = build_model_for_trial(params, len(labels), kind=kind, source_size=int(working_size))
     checkpoint = run.checkpoint(row)
     weights = checkpoint / WEIGHTS_FILE if checkpoint is not None else Path("(no checkpoint)")
     if not weights.is_file():

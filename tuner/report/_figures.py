@@ -18,7 +18,7 @@ from tuner._params import LOG_SCALE_PARAMS, param_names
 from tuner._run import CONFUSION_FILE, Run
 
 __all__ = [
-    "TOP_COLUMNS",
+    "top_columns",
     "BlocksInfo",
     "ConfusionInfo",
     "CurvesInfo",
@@ -36,16 +36,20 @@ __all__ = [
     "histories",
 ]
 
-TOP_COLUMNS = (
-    "trial_id", "stage", "status", "architecture", "weights", *param_names(), "n_classes",
-    "objective", "val_accuracy", "val_accuracy_common", "test_accuracy", "balanced_accuracy",
-    "macro_f1", "val_loss", "epochs_run", "best_epoch", "train_seconds", "setup_seconds", "images_per_second",
-    "gpus", "failure_reason",
-)  # fmt: skip
 
-# The parameters a search samples (leaderboard columns), for importances.
-_PARAMS = ("architecture", *param_names())
-_LOG_PARAMS = LOG_SCALE_PARAMS
+def top_columns() -> tuple[str, ...]:
+    """The top table's columns: every searchable parameter (registry order) among them."""
+    return (
+        "trial_id", "stage", "status", "architecture", "weights", *param_names(), "n_classes",
+        "objective", "val_accuracy", "val_accuracy_common", "test_accuracy", "balanced_accuracy",
+        "macro_f1", "val_loss", "epochs_run", "best_epoch", "train_seconds", "setup_seconds", "images_per_second",
+        "gpus", "failure_reason",
+    )  # fmt: skip
+
+
+def _sampled_params() -> tuple[str, ...]:
+    """The parameters a search samples (leaderboard columns), for importances."""
+    return ("architecture", *param_names())
 
 
 def _ranked(run: Run):
@@ -68,7 +72,7 @@ def get_top_table(run: Run, top: int = 20):
     ranked = pd.concat([ranked[ranked["stage"] == "search"], ranked[ranked["stage"] != "search"]])
     rest = df.drop(index=ranked.index)
     table = pd.concat([ranked, rest]).head(top)
-    return table[[c for c in TOP_COLUMNS if c in table.columns]].reset_index(drop=True)
+    return table[[c for c in top_columns() if c in table.columns]].reset_index(drop=True)
 
 
 def histories(run: Run) -> dict[str, list[dict[str, Any]]]:
@@ -206,7 +210,7 @@ def _distribution(values, name: str):
     numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values)
     if numeric:
         lo, hi = float(min(values)), float(max(values))
-        return FloatDistribution(lo, hi, log=name in _LOG_PARAMS and lo > 0), float
+        return FloatDistribution(lo, hi, log=name in LOG_SCALE_PARAMS and lo > 0), float
     return CategoricalDistribution(sorted({str(v) for v in values})), str
 
 
@@ -223,7 +227,7 @@ def get_importance_info(run: Run, min_trials: int = 4, seed: int = 0) -> Importa
     import optuna
 
     params, dists, skipped = [], {}, []
-    for name in _PARAMS:
+    for name in _sampled_params():
         if name not in df:
             continue
         col = df[name]

@@ -41,8 +41,8 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
     import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
 
+    from tuner.search._searcher import ScoredOptunaSearch
     from tuner.search._trial import tune_trial
 
     probe = stage == "probe"
@@ -109,7 +109,7 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
             param_space = None
             if kind == "random":
                 sampler = optuna.samplers.RandomSampler(seed=plan["seed"])
-            searcher = OptunaSearch(space=stage_space(plan, stage), metric="objective", mode=plan["mode"], sampler=sampler)
+            searcher = ScoredOptunaSearch(space=stage_space(plan, stage), metric="objective", mode=plan["mode"], sampler=sampler)
         scheduler = ASHAScheduler(
             time_attr="epoch",  # reported by the worker; survives restore, unlike training_iteration
             # One past the last epoch: a trial that reaches max_epochs ends by itself, cleanly,

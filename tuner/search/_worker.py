@@ -136,7 +136,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
         open_cache,
         split_arrays,
     )
-    from tuner.zoo import build_model, compile_model, scheduled_lr, set_unfrozen_blocks, setup_devices
+    from tuner.zoo import build_model_for_trial, compile_model, scheduled_lr, set_unfrozen_blocks, setup_devices
 
     devices = setup_devices(cfg.get("mixed_precision", "auto"), cpu_threads=cfg.get("cpus"))
     node = _node_id()
@@ -158,17 +158,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     kind = cfg.get("kind", "finetune")
     try:
         with devices.strategy.scope():
-            built = build_model(
-                cfg["architecture"],
-                n,
-                mode=kind,
-                input_size=int(cfg["input_size"]),
-                source_size=cache.size,
-                weights=cfg.get("weights", "none"),
-                dropout=float(cfg.get("dropout", 0.2)),
-                dense_units=int(cfg.get("dense_units", 512)),
-                unfrozen_blocks=0,
-            )
+            built = build_model_for_trial(cfg, n, kind=kind, source_size=cache.size, weights=cfg.get("weights", "none"))
     except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
         return _report_oom(report, exc, {"epoch": 0})
     if built.num_outputs > 1:
@@ -339,22 +329,13 @@ def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "
     import keras
 
     from tuner.data import index_dataset, open_cache
-    from tuner.zoo import build_model
+    from tuner.zoo import build_model_for_trial
 
     keras.mixed_precision.set_global_policy("float32")
     index = index_dataset(cfg["data_dir"], cfg.get("class_name_pattern"), int(cfg.get("split_seed", 0)))
     cache = open_cache(index, int(cfg["working_size"]), cfg.get("cache_dir"))
     remap, to_common = label_spaces(list(index.class_names), cfg.get("grouping_file"), cfg.get("common_grouping_file"))
-    built = build_model(
-        cfg["architecture"],
-        remap.num_classes,
-        mode=cfg.get("kind", "finetune"),
-        input_size=int(cfg["input_size"]),
-        source_size=cache.size,
-        weights="none",
-        dropout=float(cfg.get("dropout", 0.2)),
-        dense_units=int(cfg.get("dense_units", 512)),
-    )
+    built = build_model_for_trial(cfg, remap.num_classes, kind=cfg.get("kind", "finetune"), source_size=cache.size)
     built.model.load_weights(os.path.join(checkpoint_dir, WEIGHTS_FILE))
     return _split_scores(built.model, index, cache, split, remap, to_common)
 

@@ -4,7 +4,7 @@
 ``build_model`` imports Keras when it runs.
 """
 
-from tuner.zoo._build import BuiltModel, build_model, resolve_weights, set_unfrozen_blocks
+from tuner.zoo._build import BuiltModel, build_model, build_model_for_trial, resolve_weights, set_unfrozen_blocks
 from tuner.zoo._devices import DeviceSetup, setup_devices
 from tuner.zoo._optim import LR_SCHEDULES, OPTIMIZERS, compile_model, make_optimizer, scheduled_lr
 from tuner.zoo._registry import ModelSpec, Preprocessing, get_spec, list_models, register_model
@@ -21,6 +21,7 @@ __all__ = [
     "ModelSpec",
     "Preprocessing",
     "build_model",
+    "build_model_for_trial",
     "compile_model",
     "get_spec",
     "list_models",

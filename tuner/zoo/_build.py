@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from tuner._params import PARAM_DEFAULTS
 from tuner.errors import ConfigError
 from tuner.zoo._registry import ModelSpec, get_spec
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 __all__ = [
+    "build_model_for_trial",
     "BuiltModel",
     "build_model",
     "resolve_weights",
@@ -165,8 +168,8 @@ def build_model(
     input_size: int | None = None,
     source_size: int | None = None,
     weights: str = "none",
-    dropout: float = 0.2,
-    dense_units: int = 512,
+    dropout: float = PARAM_DEFAULTS["dropout"],
+    dense_units: int = PARAM_DEFAULTS["dense_units"],
     unfrozen_blocks: int = 0,
 ) -> BuiltModel:
     """Build ``name`` for ``num_classes`` classes.
@@ -295,3 +298,25 @@ def set_unfrozen_blocks(built: BuiltModel, k: int) -> None:
     for position, layer in enumerate(backbone.layers):
         frozen_bn = built.weights != "random" and isinstance(layer, keras.layers.BatchNormalization)
         layer.trainable = position >= first_trainable and not frozen_bn
+
+
+def build_model_for_trial(params: Mapping[str, Any], num_classes: int, *, kind: Mode, source_size: int, weights: str = "none") -> BuiltModel:
+    """One trial's model from its parameters, all blocks frozen, uncompiled: the one rebuild the
+    worker, checkpoint scoring and export share. A parameter the trial did not sample takes its
+    registry default (``tuner._params``)."""
+
+    def value(name: str) -> Any:
+        v = params.get(name)
+        return PARAM_DEFAULTS[name] if v is None else v
+
+    return build_model(
+        str(params["architecture"]),
+        num_classes,
+        mode=kind,
+        input_size=int(params["input_size"]),
+        source_size=source_size,
+        weights=weights,
+        dropout=float(value("dropout")),
+        dense_units=int(value("dense_units")),
+        unfrozen_blocks=0,
+    )
