@@ -15,11 +15,8 @@ __all__ = ["evaluate_top", "print_summary"]
 
 
 def evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
-    """Score the best few search trials on the test split, in a Ray task (TensorFlow there)."""
-    import ray
-
-    from tuner.search._trial import trial_config
-
+    """Test-split scores of the best few search trials: the ones their workers computed, else
+    their best checkpoints rebuilt in Ray tasks (TensorFlow there)."""
     if not plan.get("test_images") or not plan.get("test_top"):
         return
     scores = test_scores(run_dir)
@@ -37,9 +34,16 @@ def evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
             scores[row["trial_id"]] = ended
         else:
             todo.append(row)
-    if not todo:
-        (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
-        return
+    if todo:
+        scores.update(_evaluate_in_ray(run_dir, plan, todo))
+    (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
+
+
+def _evaluate_in_ray(run_dir: Path, plan: dict[str, Any], todo: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Rebuild each row's best checkpoint and score it on the test split, in Ray tasks."""
+    import ray
+
+    from tuner.search._trial import trial_config
 
     @ray.remote(num_cpus=plan["cpus_per_trial"], num_gpus=plan["gpus_per_trial"] or 0)
     def evaluate(cfg: dict[str, Any], checkpoint: str, remote: str | None) -> dict[str, float]:
@@ -59,12 +63,13 @@ def evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
         params = json.loads((run_dir / row["trial_dir"] / "params.json").read_text())
         where = row["checkpoint_path"] if plan.get("remote") else str(run_dir / row["checkpoint_path"])
         refs[row["trial_id"]] = evaluate.remote(trial_config(params, plan), where, plan.get("remote"))
+    scores = {}
     for trial_id, ref in refs.items():
         try:
             scores[trial_id] = ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - a failed evaluation leaves that cell empty
             say(f"warning: test evaluation of trial {trial_id} failed: {exc}", err=True)
-    (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
+    return scores
 
 
 def _worker_test_scores(run_dir: Path, row: dict[str, Any]) -> dict[str, float] | None:

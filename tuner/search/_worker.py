@@ -175,7 +175,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     # Each new best epoch scores the test split too (one prediction pass, ~3% of an epoch),
     # so the top rows' test accuracy needs no model rebuilt from a checkpoint after the search,
     # whether the trial ends or ASHA stops it. Nothing selects on it.
-    score_test = bool(cfg.get("score_test"))
+    score_test = _split_scorer(index, cache, "test", remap, to_common) if cfg.get("score_test") else None
     if checkpoint_dir:
         with open(os.path.join(checkpoint_dir, STATE_FILE)) as fh:
             state = json.load(fh)
@@ -237,8 +237,8 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 "finished": False,
                 "failure_reason": "",
             }
-            if score_test and not nan and state["best"] is not None and value == state["best"]:
-                metrics.update(_split_scores(self.model, index, cache, "test", remap, to_common))  # ties too: rows keep the later epoch
+            if score_test is not None and not nan and state["best"] is not None and value == state["best"]:
+                metrics.update(score_test(self.model))  # ties too: rows keep the later epoch
             if nan:
                 metrics.update(finished=True, failure_reason="nan_loss")
                 self.model.stop_training = True
@@ -337,14 +337,19 @@ def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "
     remap, to_common = label_spaces(list(index.class_names), cfg.get("grouping_file"), cfg.get("common_grouping_file"))
     built = build_model_for_trial(cfg, remap.num_classes, kind=cfg.get("kind", "finetune"), source_size=cache.size)
     built.model.load_weights(os.path.join(checkpoint_dir, WEIGHTS_FILE))
-    return _split_scores(built.model, index, cache, split, remap, to_common)
+    return _split_scorer(index, cache, split, remap, to_common)(built.model)
 
 
-def _split_scores(model, index, cache, split: str, remap, to_common: np.ndarray) -> dict[str, float]:
-    """``{split}_accuracy`` and ``{split}_accuracy_common`` of ``model`` on one split."""
+def _split_scorer(index, cache, split: str, remap, to_common: np.ndarray) -> Callable[[Any], dict[str, float]]:
+    """``score(model)``: ``{split}_accuracy`` and ``{split}_accuracy_common`` on one split
+    (its dataset and labels are made once, here)."""
     from tuner.data import make_dataset, split_arrays
 
     ds = make_dataset(index, cache, split, 128, remap=remap)
     _, labels = split_arrays(index, cache, split, remap)
-    scores, _ = _scores(_predict(model, ds), labels, to_common, remap.num_classes)
-    return {f"{split}_accuracy": scores["val_accuracy"], f"{split}_accuracy_common": scores["val_accuracy_common"]}
+
+    def score(model: Any) -> dict[str, float]:
+        scores, _ = _scores(_predict(model, ds), labels, to_common, remap.num_classes)
+        return {f"{split}_accuracy": scores["val_accuracy"], f"{split}_accuracy_common": scores["val_accuracy_common"]}
+
+    return score
