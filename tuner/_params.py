@@ -38,6 +38,9 @@ class ParamSpec:
         column: The leaderboard column's pandas dtype.
         log: Sampled and drawn on a log scale when continuous.
         per_architecture: Its range depends on the architecture (sampled per architecture).
+        prior: The conventional value a search tries first (its nearest allowed value; ``None``:
+            the default; ``"third"``: a third of the architecture's maximum). See
+            ``tuner.search._sampling.prior_points``.
     """
 
     name: str
@@ -46,17 +49,18 @@ class ParamSpec:
     column: Column
     log: bool = False
     per_architecture: bool = False
+    prior: Any = None
 
 
 #: Every searchable parameter, in declaration order (the leaderboard's column order).
 PARAMS: list[ParamSpec] = [
-    ParamSpec("lr", "learning rate (of the head; the backbone's is lr x backbone_lr_mult)", 2e-4, "Float64", log=True),
+    ParamSpec("lr", "learning rate (of the head; the backbone's is lr x backbone_lr_mult)", 2e-4, "Float64", log=True, prior=3e-4),
     ParamSpec("lr_schedule", "learning rate over a trial: constant (the study's) | cosine (half a cosine to 0 at max_epochs)", "constant", "string"),
-    ParamSpec("optimizer", "adam | adamw | rmsprop | sgd | sgd_momentum", "rmsprop", "string"),
+    ParamSpec("optimizer", "adam | adamw | rmsprop | sgd | sgd_momentum", "rmsprop", "string", prior="adam"),
     ParamSpec("dropout", "head dropout rate in [0, 1)", 0.2, "Float64"),
     ParamSpec("dense_units", "width of the head's hidden dense layer", 512, "Int64"),
-    ParamSpec("unfrozen_blocks", "trainable blocks at the end of the backbone; 'max' = all", 0, "Int64", per_architecture=True),
-    ParamSpec("warmup_epochs", "epochs training only the head before unfreezing (0 = one phase)", 0, "Int64"),
+    ParamSpec("unfrozen_blocks", "trainable blocks at the end of the backbone; 'max' = all", 0, "Int64", per_architecture=True, prior="third"),
+    ParamSpec("warmup_epochs", "epochs training only the head before unfreezing (0 = one phase)", 0, "Int64", prior=1),
     ParamSpec("backbone_lr_mult", "learning-rate multiplier of the unfrozen backbone blocks", 1.0, "Float64", log=True),
     ParamSpec("grouping", "none | a grouping name or file | auto:K | auto:P%", "none", "string"),
     ParamSpec("batch_size", "images per batch (per GPU)", 64, "Int64"),

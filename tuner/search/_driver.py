@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,11 +37,8 @@ def trial_dirname(trial: Any) -> str:
 
 
 def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks: list[Any] | None = None) -> None:
-    import optuna
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
 
-    from tuner.search._searcher import ScoredOptunaSearch
     from tuner.search._trial import tune_trial
 
     probe = stage == "probe"
@@ -84,16 +80,11 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
         say(f"[{stage}] resuming {exp_path}")
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False, storage_filesystem=fs)
     else:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(
-                seed=plan["seed"] + (1 if probe else 0),
-                multivariate=True,
-                group=True,  # conditional parameters (per-architecture ranges)
-                n_startup_trials=max(2, min(10, num_samples // 3)),
-            )
+        from tuner.search._strategy import DEFAULT_POLICY, make_scheduler, make_searcher
+
         kind = "tpe" if probe else plan.get("sampler", "tpe")
+        # The probe's few trials must end with a model that learned: ASHA stops none of them.
+        policy = DEFAULT_POLICY.with_(early_stopping=not probe) if kind == "grid" else DEFAULT_POLICY.with_(sampler=kind, early_stopping=not probe)
         if kind == "grid":
             from ray.tune.search.basic_variant import BasicVariantGenerator
 
@@ -107,18 +98,9 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
             param_space = dict.fromkeys(points[0])
         else:
             param_space = None
-            if kind == "random":
-                sampler = optuna.samplers.RandomSampler(seed=plan["seed"])
-            searcher = ScoredOptunaSearch(space=stage_space(plan, stage), metric="objective", mode=plan["mode"], sampler=sampler)
-        scheduler = ASHAScheduler(
-            time_attr="epoch",  # reported by the worker; survives restore, unlike training_iteration
-            # One past the last epoch: a trial that reaches max_epochs ends by itself, cleanly,
-            # instead of being killed by Tune while its Train run shuts down.
-            max_t=max_epochs + 1,
-            # The probe's few trials must end with a model that learned: ASHA stops none of them.
-            grace_period=max_epochs if probe else min(plan["grace_period"], max_epochs),
-            reduction_factor=plan["reduction_factor"],
-        )
+            seed = plan["seed"] + (1 if probe else 0)
+            searcher = make_searcher(stage_space(plan, stage), policy, seed=seed, num_samples=num_samples, max_epochs=max_epochs, mode=plan["mode"])
+        scheduler = make_scheduler(policy, max_epochs=max_epochs, grace_period=plan["grace_period"], reduction_factor=plan["reduction_factor"])
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,

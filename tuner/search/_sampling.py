@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tuner._params import PARAMS
 from tuner.search._space import DEFAULTS, PARAM_NAMES, Param, SearchSpace
 
-__all__ = ["DefineByRun", "random_init_values"]
+__all__ = ["DefineByRun", "prior_points", "random_init_values"]
 
 
 def _suggest(trial: Any, name: str, p: Param, maximum: int | None = None) -> Any:
@@ -85,3 +86,63 @@ class DefineByRun:
             out["unfrozen_blocks"] = 0
             out["warmup_epochs"] = 0
         return out
+
+
+def _nearest(prior: Any, choices: Sequence[Any]) -> Any:
+    """The allowed value closest to ``prior`` (on a log axis for positive numbers)."""
+    import math
+
+    if prior in choices:
+        return prior
+    numeric = [c for c in choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
+    if not isinstance(prior, (int, float)) or not numeric:
+        return choices[0]
+    if prior > 0 and all(c > 0 for c in numeric):
+        return min(numeric, key=lambda c: abs(math.log(c / prior)))
+    return min(numeric, key=lambda c: abs(c - prior))
+
+
+class _PriorTrial:
+    """Answers each suggestion of :class:`DefineByRun` with the parameter's prior (its nearest
+    allowed value), recording the answers under the sampled names (what Optuna enqueues)."""
+
+    def __init__(self, architecture: str):
+        self.architecture = architecture
+        self.params: dict[str, Any] = {}
+        self._priors = {p.name: (p.default if p.prior is None else p.prior) for p in PARAMS}
+
+    def _prior(self, name: str, high: float | None) -> Any:
+        prior = self._priors[name.split(".")[0]]
+        return round(high / 3) if prior == "third" and high is not None else prior
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        numeric = [c for c in choices if isinstance(c, (int, float))]
+        value = self.architecture if name == "architecture" else _nearest(self._prior(name, max(numeric) if numeric else None), list(choices))
+        self.params[name] = value
+        return value
+
+    def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> float:
+        prior = self._prior(name, high)
+        value = min(max(float(prior), low), high) if isinstance(prior, (int, float)) else (low * high) ** 0.5 if log else (low + high) / 2
+        self.params[name] = value
+        return value
+
+    def suggest_int(self, name: str, low: int, high: int) -> int:
+        prior = self._prior(name, high)
+        value = min(max(int(round(prior)), low), high) if isinstance(prior, (int, float)) else low
+        self.params[name] = value
+        return value
+
+
+def prior_points(space_fn: DefineByRun) -> list[dict[str, Any]]:
+    """One conventional configuration per architecture, under the names ``space_fn`` samples
+    (for ``enqueue_trial``): each parameter's registry prior (``ParamSpec.prior``), or its
+    nearest allowed value. A search tries these first: a strong, ordinary starting point
+    that TPE's random start-up trials then explore around."""
+    space = SearchSpace.model_validate(space_fn.space_yaml)
+    points = []
+    for arch in space.architectures:
+        trial = _PriorTrial(arch)
+        space_fn(trial)
+        points.append(trial.params)
+    return points

@@ -174,7 +174,8 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "since_best": 0, "train_seconds": 0.0}
     # Each new best epoch scores the test split too (one prediction pass, ~3% of an epoch),
     # so the top rows' test accuracy needs no model rebuilt from a checkpoint after the search,
-    # whether the trial ends or ASHA stops it. Nothing selects on it.
+    # whether the trial ends or ASHA stops it. Nothing selects on it. ``"every"`` scores every
+    # epoch (bench/tabulate.py's learning-curve tables).
     score_test = _split_scorer(index, cache, "test", remap, to_common) if cfg.get("score_test") else None
     if checkpoint_dir:
         with open(os.path.join(checkpoint_dir, STATE_FILE)) as fh:
@@ -237,7 +238,8 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 "finished": False,
                 "failure_reason": "",
             }
-            if score_test is not None and not nan and state["best"] is not None and value == state["best"]:
+            best_now = state["best"] is not None and value == state["best"]
+            if score_test is not None and not nan and (best_now or cfg.get("score_test") == "every"):
                 metrics.update(score_test(self.model))  # ties too: rows keep the later epoch
             if nan:
                 metrics.update(finished=True, failure_reason="nan_loss")

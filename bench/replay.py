@@ -1,0 +1,529 @@
+"""Replay search strategies against a learning-curve table (bench/tabulate.py), many times.
+
+A trial's training is a table lookup: the configuration the strategy asks for, one of the
+table's training seeds drawn per trial, its recorded per-epoch validation accuracy and
+seconds. Everything else is the real search code:
+
+- tuner's strategies are the Tune searcher and scheduler objects a search builds
+  (``tuner.search._strategy.make_searcher`` / ``make_scheduler`` over the space's define-by-run
+  function from ``stage_space``): Optuna's sampler, tuner's tell/prune logic, Ray's ASHA;
+- KerasTuner's Hyperband and Bayesian optimisation are its own oracles
+  (``create_trial`` / ``update_trial`` / ``end_trial``, as its ``Tuner.search`` drives them);
+- the exhaustive grid is ``grid_points`` in order, every point to its last epoch.
+
+A discrete-event loop plays the Tune controller's part with 1, 2 or 8 concurrent workers:
+a worker's next epoch ends at its start plus the table's seconds, results reach the searcher
+and the scheduler in time order (the scheduler first; a stopped trial's last result goes to
+the searcher's ``on_trial_complete`` only, as Tune does), and a free worker asks for a trial.
+
+Budgets are fractions of the grid's trial-epochs (points x max_epochs). At each budget a
+strategy picks the configuration with the best validation accuracy of any epoch so far (what
+tuner's leaderboard and KerasTuner's oracle rank by). Its regret is the grid's best test
+accuracy minus the picked configuration's test accuracy, both the mean over the table's seeds
+of the test accuracy at the best validation epoch of a full training: the grid's best is the
+point a full grid would pick by validation.
+
+    python bench/replay.py --table bench/tables/digits_transfer.parquet --quick
+    python bench/replay.py --table bench/tables/digits_scratch.parquet --table bench/tables/digits_transfer.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# This folder goes last: its tabulate.py must not shadow the ``tabulate`` package Ray imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+BUDGETS = (0.05, 0.10, 0.25, 0.50)
+DEFAULT = "tuner"
+
+
+@dataclass
+class Table:
+    """A learning-curve table in arrays: ``val[p, s, e]``, ``test[p, s, e]``, ``sec[p, s, e]``."""
+
+    name: str
+    meta: dict[str, Any]
+    points: list[dict[str, Any]]
+    key_names: list[str]
+    index: dict[tuple[Any, ...], int]
+    val: Any
+    test: Any
+    sec: Any
+    setup: Any
+    quality: Any  # mean test accuracy at the best validation epoch of a full training, per point
+    reference: float  # the grid's pick's quality
+
+    @property
+    def epochs(self) -> int:
+        return int(self.val.shape[2])
+
+    def point_of(self, config: dict[str, Any]) -> int:
+        return self.index[tuple(_norm(config[k]) for k in self.key_names)]
+
+
+def _norm(v: Any) -> Any:
+    return round(float(v), 12) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+def load_table(path: Path) -> Table:
+    """Read a table written by bench/tabulate.py; a curve cut short (NaN loss) stays at its last value."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    raw = pq.read_table(path)
+    meta = json.loads(raw.schema.metadata[b"tuner_table"])  # bench/tabulate.py's META_KEY
+    frame = raw.to_pandas()
+    from tuner._params import param_names
+
+    key_names = ["architecture", *[n for n in param_names() if n in frame.columns]]
+    n_points, n_seeds, n_epochs = int(frame["point"].max()) + 1, int(frame["seed"].max()) + 1, int(meta["max_epochs"])
+    val = np.zeros((n_points, n_seeds, n_epochs))
+    test = np.zeros_like(val)
+    sec = np.zeros_like(val)
+    setup = np.zeros((n_points, n_seeds))
+    points: list[dict[str, Any]] = [{} for _ in range(n_points)]
+    for (p, s), g in frame.groupby(["point", "seed"]):
+        g = g.sort_values("epoch")
+        e = len(g)
+        v = g["val_accuracy"].to_numpy(dtype=float)
+        t = g["test_accuracy"].to_numpy(dtype=float)
+        v, t = np.nan_to_num(v, nan=0.0), np.nan_to_num(t, nan=0.0)
+        val[p, s, :e], test[p, s, :e], sec[p, s, :e] = v, t, g["seconds"].to_numpy(dtype=float)
+        if e < n_epochs:  # a training that stopped (NaN loss): flat from there, 1 s an epoch
+            val[p, s, e:], test[p, s, e:], sec[p, s, e:] = 0.0, 0.0, 1.0
+        setup[p, s] = float(g["setup_seconds"].iloc[0])
+        points[p] = {k: g[k].iloc[0] for k in key_names}
+    index = {tuple(_norm(pt[k]) for k in key_names): i for i, pt in enumerate(points)}
+    quality = np.array([[_test_at_best(val[p, s], test[p, s]) for s in range(n_seeds)] for p in range(n_points)]).mean(axis=1)
+    best_val = val.max(axis=2).mean(axis=1)
+    reference = float(quality[int(np.argmax(best_val))])
+    return Table(path.stem, meta, points, key_names, index, val, test, sec, setup, quality, reference)
+
+
+def _test_at_best(val: Any, test: Any) -> float:
+    """Test accuracy at the best validation epoch; ties keep the later epoch (as the worker)."""
+    import numpy as np
+
+    best = len(val) - 1 - int(np.argmax(val[::-1]))
+    return float(test[best])
+
+
+# ---------------------------------------------------------------------------------------------
+# One replayed search: a stream of (time, point, validation accuracy) epoch events.
+
+
+@dataclass
+class Run:
+    """What one replayed search did: its epochs in time order, and when."""
+
+    events: list[tuple[float, int, float]]  # (finish time, point, validation accuracy of that epoch)
+
+
+def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: int) -> Run:
+    """tuner's searcher and scheduler, as a Tune search drives them."""
+    import numpy as np
+
+    from tuner.search._plan import stage_space
+    from tuner.search._strategy import make_scheduler, make_searcher
+
+    np.random.seed(rep)  # ASHA draws its bracket from numpy's global generator
+    rng = np.random.default_rng(10_000 + rep)
+    meta = table.meta
+    space = meta["space"]
+    weights = "none" if meta["weights"] in ("none", "") else meta["weights"]
+    plan = {"space": space, "kind": space["kind"], "architectures": space["architectures"], "weights": dict.fromkeys(space["architectures"], weights)}
+    budget = space["budget"]
+    searcher = make_searcher(stage_space(plan, "search"), policy, seed=rep, num_samples=len(table.points), max_epochs=table.epochs, mode="max")
+    scheduler = make_scheduler(policy, max_epochs=table.epochs, grace_period=budget["grace_period"], reduction_factor=budget["reduction_factor"])
+    scheduler.set_search_properties("objective", "max")
+
+    class _Trial:
+        def __init__(self, trial_id: str):
+            self.trial_id = trial_id
+
+    events: list[tuple[float, int, float]] = []
+    heap: list[tuple[float, int, str, int]] = []
+    trials: dict[str, tuple[Any, int, int, float]] = {}  # id -> (trial, point, seed, best)
+    clock, counter, used = 0.0, 0, 0
+
+    def start(now: float) -> bool:
+        nonlocal counter
+        trial_id = f"t{counter:05d}"
+        config = searcher.suggest(trial_id)
+        if config is None:
+            return False
+        counter += 1
+        point, seed = table.point_of(config), int(rng.integers(table.val.shape[1]))
+        trial = _Trial(trial_id)
+        scheduler.on_trial_add(None, trial)
+        trials[trial_id] = (trial, point, seed, -1.0)
+        heapq.heappush(heap, (now + table.setup[point, seed] + table.sec[point, seed, 0], counter, trial_id, 1))
+        return True
+
+    for _ in range(workers):
+        start(0.0)
+    while heap and used < budget_epochs:
+        clock, _, trial_id, epoch = heapq.heappop(heap)
+        trial, point, seed, best = trials[trial_id]
+        value = float(table.val[point, seed, epoch - 1])
+        best = max(best, value)
+        trials[trial_id] = (trial, point, seed, best)
+        used += 1
+        events.append((clock, point, value))
+        last = epoch >= table.epochs
+        result = {"epoch": epoch, "training_iteration": epoch, "objective": best, "finished": last}
+        decision = scheduler.on_trial_result(None, trial, result)
+        stop = decision == "STOP"
+        if not stop:
+            searcher.on_trial_result(trial_id, result)
+        if stop or last:
+            scheduler.on_trial_complete(None, trial, result)
+            searcher.on_trial_complete(trial_id, result=result)
+            start(clock)
+        else:
+            heapq.heappush(heap, (clock + table.sec[point, seed, epoch], counter, trial_id, epoch + 1))
+    return Run(events)
+
+
+def _grid_run(table: Table, workers: int, rep: int, budget_epochs: int) -> Run:
+    """Every point of the grid (``grid_points`` order) to its last epoch."""
+    import numpy as np
+
+    from tuner.search._grid import grid_points
+    from tuner.search._space import SearchSpace
+
+    rng = np.random.default_rng(10_000 + rep)
+    order = [table.point_of(p) for p in grid_points(SearchSpace.model_validate(table.meta["space"]))]
+    free = [0.0] * workers
+    events = []
+    for point in order:
+        seed = int(rng.integers(table.val.shape[1]))
+        w = int(np.argmin(free))
+        t = free[w] + table.setup[point, seed]
+        for e in range(table.epochs):
+            t += table.sec[point, seed, e]
+            events.append((t, point, float(table.val[point, seed, e])))
+        free[w] = t
+        if len(events) >= budget_epochs * 2:
+            break
+    events.sort()
+    return Run(events[:budget_epochs])
+
+
+def _keras_tuner_run(table: Table, method: str, workers: int, rep: int, budget_epochs: int) -> Run:
+    """KerasTuner's own oracle over the table's discrete values, as its Tuner.search drives it
+    (Bayesian: with the EarlyStopping(patience=3) a KerasTuner user adds; Hyperband: its
+    continued trials resume the trial they continue, same seed)."""
+    import keras_tuner as kt
+    import numpy as np
+
+    rng = np.random.default_rng(10_000 + rep)
+    hps = kt.HyperParameters()
+    varying = [k for k in table.key_names if len({_norm(p[k]) for p in table.points}) > 1]
+    fixed = {k: table.points[0][k] for k in table.key_names if k not in varying}
+    for k in varying:
+        values = sorted({p[k] for p in table.points}, key=lambda v: (str(type(v)), v))
+        hps.Choice(k, [v.item() if hasattr(v, "item") else v for v in values])
+    objective = kt.Objective("val_accuracy", "max")
+    if method == "hyperband":
+        oracle: Any = kt.oracles.HyperbandOracle(objective=objective, max_epochs=table.epochs, factor=3, hyperband_iterations=1000, seed=rep, hyperparameters=hps)
+    else:
+        oracle = kt.oracles.BayesianOptimizationOracle(objective=objective, max_trials=100_000, seed=rep, hyperparameters=hps)
+    oracle.verbose = 0  # its per-trial printout
+    folder = tempfile.mkdtemp(prefix="replay-kt-")
+    oracle._set_project_dir(folder, "p")
+    events: list[tuple[float, int, float]] = []
+    heap: list[tuple[float, int, str, Any, int, int, int, int]] = []
+    seeds: dict[str, int] = {}
+    counter, used = 0, 0
+    idle: list[str] = []
+
+    def start(worker: str, now: float) -> None:
+        nonlocal counter
+        trial = oracle.create_trial(worker)
+        if trial.status != "RUNNING":
+            if trial.status == "IDLE":
+                idle.append(worker)
+            return
+        values = trial.hyperparameters.values
+        point = table.point_of({**fixed, **{k: values[k] for k in varying}})
+        parent = values.get("tuner/trial_id")
+        seed = seeds[parent] if parent in seeds else int(rng.integers(table.val.shape[1]))
+        seeds[trial.trial_id] = seed
+        first = int(values.get("tuner/initial_epoch", 0))
+        last = int(values.get("tuner/epochs", table.epochs))
+        counter += 1
+        setup = table.setup[point, seed]
+        heapq.heappush(heap, (now + setup + table.sec[point, seed, first], counter, worker, trial, point, seed, first + 1, last))
+
+    try:
+        for w in range(workers):
+            start(f"w{w}", 0.0)
+        best: dict[str, float] = {}
+        stale: dict[str, int] = {}
+        while heap and used < budget_epochs:
+            clock, _, worker, trial, point, seed, epoch, last = heapq.heappop(heap)
+            value = float(table.val[point, seed, epoch - 1])
+            used += 1
+            events.append((clock, point, value))
+            oracle.update_trial(trial.trial_id, {"val_accuracy": value}, step=epoch)
+            improved = value > best.get(trial.trial_id, -1.0)
+            best[trial.trial_id] = max(best.get(trial.trial_id, -1.0), value)
+            stale[trial.trial_id] = 0 if improved else stale.get(trial.trial_id, 0) + 1
+            early = method == "bayesian" and stale[trial.trial_id] >= 3
+            if epoch >= last or early:
+                trial.status = "COMPLETED"
+                oracle.end_trial(trial)
+                for waiting in [worker, *idle]:
+                    if waiting in idle:
+                        idle.remove(waiting)
+                    start(waiting, clock)
+            else:
+                counter += 1
+                heapq.heappush(heap, (clock + table.sec[point, seed, epoch], counter, worker, trial, point, seed, epoch + 1, last))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return Run(events)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies and scoring.
+
+
+def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
+    """Name -> ``run(table, workers, rep, budget_epochs)``. The first is tuner's default."""
+    from tuner.search._strategy import DEFAULT_POLICY as D
+
+    plain = D.with_(tell_pruned=False, prior=False)
+
+    def tune(policy: Any) -> Callable[[Table, int, int, int], Run]:
+        return lambda table, w, rep, b: _tune_run(table, policy, w, rep, b)
+
+    return {
+        DEFAULT: tune(D),
+        "random+asha": tune(plain.with_(sampler="random")),
+        "tpe (no early stop)": tune(plain.with_(early_stopping=False)),
+        "grid": lambda table, w, rep, b: _grid_run(table, w, rep, b),
+        "kt hyperband": lambda table, w, rep, b: _keras_tuner_run(table, "hyperband", w, rep, b),
+        "kt bayesian": lambda table, w, rep, b: _keras_tuner_run(table, "bayesian", w, rep, b),
+        # What made the default (BENCHMARKS.md "Search strategies"): each change alone.
+        "tpe+asha (Ray's tell, no prior)": tune(plain),
+        "tuner without prior": tune(D.with_(prior=False)),
+        "tuner with Ray's tell": tune(D.with_(tell_pruned=False)),
+        "tuner, startup 1/6": tune(D.with_(startup=1 / 6)),
+    }
+
+
+def _picks(table: Table, run: Run, budgets: list[int]) -> list[tuple[float, float]]:
+    """(regret in points, simulated seconds) at each budget (epochs)."""
+    out = []
+    best_value, best_point, k = -1.0, -1, 0
+    events = sorted(run.events)
+    for b in budgets:
+        while k < min(b, len(events)):
+            _, point, value = events[k]
+            if value > best_value:
+                best_value, best_point = value, point
+            k += 1
+        clock = events[k - 1][0] if k else 0.0
+        out.append((100.0 * (table.reference - float(table.quality[best_point])), clock))
+    return out
+
+
+def _one(job: tuple[str, str, int, int, list[int]]) -> tuple[str, str, int, int, list[tuple[float, float]]]:
+    path, name, workers, rep, budgets = job
+    table = _tables(path)
+    run = strategies()[name](table, workers, rep, max(budgets))
+    return path, name, workers, rep, _picks(table, run, budgets)
+
+
+_cache: dict[str, Table] = {}
+
+
+def _tables(path: str) -> Table:
+    if path not in _cache:
+        _cache[path] = load_table(Path(path))
+    return _cache[path]
+
+
+def _init() -> None:
+    import logging
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    from _digits import register
+
+    register()
+
+
+def _interval(xs: list[float]) -> tuple[float, float, float]:
+    """Mean and 95% t-interval."""
+    from scipy import stats
+
+    n = len(xs)
+    m = sum(xs) / n
+    if n < 2:
+        return m, m, m
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
+    h = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    return m, m - h, m + h
+
+
+def _jobs(paths: list[str], names: list[str], workers: list[int], reps: int, budgets: dict[str, list[int]]) -> Iterator[tuple[str, str, int, int, list[int]]]:
+    for path in paths:
+        for w in workers:
+            for name in names:
+                for rep in range(reps):
+                    yield path, name, w, rep, budgets[path]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", action="append", required=True, help="a table from bench/tabulate.py (repeat for several)")
+    ap.add_argument("--quick", action="store_true", help="8 repetitions, 2 workers, the main strategies: under 5 minutes")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions per strategy (default 30; --quick 8)")
+    ap.add_argument("--workers", default=None, help="concurrent trials to simulate, comma-separated (default 1,2,8; --quick 2)")
+    ap.add_argument("--strategies", default=None, help="comma-separated names (default: all; --quick: the six of the issue)")
+    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--png", type=Path, default=None, help="regret-vs-budget figure (default: next to the first table)")
+    ap.add_argument("--json", type=Path, default=None, help="write every repetition's numbers here")
+    args = ap.parse_args(argv)
+    import numpy as np
+
+    _init()
+    for p in args.table:
+        if not Path(p).is_file():
+            print(f"error: no table at {p}; make one with bench/tabulate.py (see BENCHMARKS.md)", file=sys.stderr)
+            return 2
+    names = list(strategies())
+    chosen = args.strategies.split(",") if args.strategies else (names[:6] if args.quick else names)
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        print(f"error: unknown strategy {unknown[0]!r}; valid: {', '.join(names)}", file=sys.stderr)
+        return 2
+    reps = args.reps or (8 if args.quick else 30)
+    workers = [int(w) for w in (args.workers or ("2" if args.quick else "1,2,8")).split(",")]
+    budgets = {}
+    for p in args.table:
+        t = _tables(p)
+        grid_epochs = len(t.points) * t.epochs
+        budgets[p] = [max(1, round(f * grid_epochs)) for f in BUDGETS]
+        print(
+            f"{t.name}: {len(t.points)} points x {t.val.shape[1]} seeds x {t.epochs} epochs; grid's pick: test {100 * t.reference:.2f}% "
+            f"(best point's test {100 * t.quality.max():.2f}%, median point {100 * float(np.median(t.quality)):.2f}%); "
+            f"budgets {budgets[p]} trial-epochs",
+            flush=True,
+        )
+    jobs = list(_jobs(args.table, chosen, workers, reps, budgets))
+    t0 = time.perf_counter()
+    results: dict[tuple[str, str, int], list[list[tuple[float, float]]]] = {}
+    if args.processes > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(args.processes, initializer=_init) as pool:
+            for k, (path, name, w, rep, picks) in enumerate(pool.imap_unordered(_one, jobs, chunksize=2), start=1):
+                results.setdefault((path, name, w), []).append(picks)
+                if k % max(1, len(jobs) // 20) == 0:
+                    print(f"  {k}/{len(jobs)} searches replayed, {time.perf_counter() - t0:.0f} s", flush=True)
+    else:
+        for path, name, w, rep, picks in map(_one, jobs):
+            results.setdefault((path, name, w), []).append(picks)
+    print(f"replayed {len(jobs)} searches in {time.perf_counter() - t0:.0f} s\n")
+
+    verdicts: dict[str, list[str]] = {"lowest": [], "ci10": [], "within80": []}
+    summary: dict[str, Any] = {}
+    for path in args.table:
+        t = _tables(path)
+        for w in workers:
+            print(f"## {t.name}, {w} concurrent trial{'s' if w > 1 else ''}: mean regret (points) [95% CI], share within 1 point, simulated wall")
+            print(f"{'strategy':34s}" + "".join(f"{f'{int(100 * f)}% ({b} ep)':>34s}" for f, b in zip(BUDGETS, budgets[path])))
+            stats: dict[str, list[tuple[float, float, float, float, float]]] = {}
+            for name in chosen:
+                reps_ = results[(path, name, w)]
+                row = []
+                for i in range(len(BUDGETS)):
+                    regrets = [r[i][0] for r in reps_]
+                    m, lo, hi = _interval(regrets)
+                    share = sum(1 for x in regrets if x <= 1.0) / len(regrets)
+                    wall = sum(r[i][1] for r in reps_) / len(reps_)
+                    row.append((m, lo, hi, share, wall))
+                stats[name] = row
+                print(f"{name:34s}" + "".join(f"{f'{m:5.2f} [{lo:5.2f},{hi:5.2f}] {100 * s:3.0f}% {wall:5.0f}s':>34s}" for m, lo, hi, s, wall in row))
+            print()
+            summary[f"{t.name}/w{w}"] = {n: [list(x) for x in v] for n, v in stats.items()}
+            if DEFAULT in stats:
+                where = f"{t.name} w={w}"
+                d = stats[DEFAULT]
+                others = [n for n in stats if n != DEFAULT]
+                for i, f in enumerate(BUDGETS[:3]):
+                    beaten = [n for n in others if stats[n][i][0] < d[i][0]]
+                    if beaten:
+                        verdicts["lowest"].append(f"{where} {int(100 * f)}%: {beaten[0]} {stats[beaten[0]][i][0]:.2f} < {d[i][0]:.2f}")
+                for n in ("random+asha", "kt hyperband", "kt bayesian"):
+                    if n in stats and not d[1][2] < stats[n][1][1]:
+                        verdicts["ci10"].append(f"{where}: vs {n} [{d[1][1]:.2f},{d[1][2]:.2f}] vs [{stats[n][1][1]:.2f},{stats[n][1][2]:.2f}]")
+                if d[2][3] < 0.8:
+                    verdicts["within80"].append(f"{where}: {100 * d[2][3]:.0f}%")
+    if args.json:
+        args.json.write_text(json.dumps({"reps": reps, "workers": workers, "budgets": BUDGETS, "results": summary}, indent=1))
+    png = args.png or Path(args.table[0]).with_name(f"replay{'-quick' if args.quick else ''}.png")
+    _plot(summary, chosen, workers, png)
+    print(f"figure: {png}")
+    labels = {
+        "lowest": "default lowest mean regret at 5/10/25%",
+        "ci10": "10% CI below random+ASHA and KerasTuner",
+        "within80": "25% within 1 point in 80% of reps",
+    }
+    print("targets: " + "; ".join(f"{labels[k]}: {'met' if not v else 'NOT met (' + ', '.join(v[:3]) + (' ...' if len(v) > 3 else '') + ')'}" for k, v in verdicts.items()))
+    return 0
+
+
+def _plot(summary: dict[str, Any], names: list[str], workers: list[int], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(summary)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8), squeeze=False, sharey=False)
+    x = [100 * f for f in BUDGETS]
+    for ax, key in zip(axes[0], keys):
+        for name in names:
+            row = summary[key][name]
+            m = [r[0] for r in row]
+            ax.plot(x, m, marker="o", lw=2.4 if name == DEFAULT else 1.2, label=name)
+            ax.fill_between(x, [r[1] for r in row], [r[2] for r in row], alpha=0.12)
+        ax.set_xscale("log")
+        ax.set_xticks(x, [f"{v:g}%" for v in x])
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("budget (share of the grid's trial-epochs)")
+        ax.axhline(1.0, color="grey", ls=":", lw=0.8)
+    axes[0][0].set_ylabel("test regret vs grid's pick (points)")
+    axes[0][-1].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The search strategy: the sampler table, the prior's first trials, what Optuna is told about
+trials ASHA stopped, and ASHA's settings (no Ray instance needed: these are the objects)."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+
+from tuner._params import PARAMS
+from tuner.search._sampling import DefineByRun, prior_points
+from tuner.search._space import SearchSpace, load_space
+from tuner.search._strategy import DEFAULT_POLICY, SAMPLERS, make_sampler, make_scheduler, make_searcher, startup_trials
+from tuner.zoo import get_spec
+
+
+def _space(**params: dict) -> SearchSpace:
+    return SearchSpace.model_validate({"architectures": ["mobilenet_v2", "resnet50"], "params": params})
+
+
+def test_prior_is_one_point_per_architecture_at_the_nearest_allowed_value():
+    space = _space(
+        lr={"choice": [1e-5, 1e-4, 1e-3]},
+        optimizer={"choice": ["sgd_momentum", "adam"]},
+        unfrozen_blocks={"int": [0, "max"]},
+        warmup_epochs={"choice": [0, 2]},
+        dropout={"uniform": [0.3, 0.6]},
+    )
+    points = prior_points(DefineByRun(space))
+    assert [p["architecture"] for p in points] == ["mobilenet_v2", "resnet50"]
+    priors = {p.name: p.prior for p in PARAMS}
+    for point in points:
+        arch = point["architecture"]
+        assert point["lr"] == min([1e-5, 1e-4, 1e-3], key=lambda v: abs(math.log(v / priors["lr"])))
+        assert point["optimizer"] == priors["optimizer"]
+        assert point[f"unfrozen_blocks.{arch}"] == round(get_spec(arch).num_blocks / 3)
+        assert point["warmup_epochs"] in (0, 2) and abs(point["warmup_epochs"] - priors["warmup_epochs"]) <= 1
+        assert point["dropout"] == 0.3  # the default 0.2, clamped into the range
+    # every point is a valid trial of the space: the define-by-run function accepts it
+    for point in points:
+        DefineByRun(space)(optuna.trial.FixedTrial(point))
+
+
+@pytest.mark.parametrize("name", ["finetune", "scratch"])
+def test_prior_points_of_every_shipped_space_are_valid_trials(name):
+    space = load_space(name)
+    fn = DefineByRun(space)
+    for point in prior_points(fn):
+        fn(optuna.trial.FixedTrial(point))
+
+
+@pytest.mark.parametrize("kind", sorted(SAMPLERS))
+def test_sampler_table(kind):
+    sampler = make_sampler(DEFAULT_POLICY.with_(sampler=kind), seed=0, num_samples=30)
+    assert isinstance(sampler, optuna.samplers.BaseSampler)
+    assert startup_trials(30) == 10 and startup_trials(3) == 2
+
+
+def _searcher(policy=DEFAULT_POLICY, max_epochs=6):
+    space = _space(lr={"loguniform": [1e-4, 1e-2]}, optimizer={"choice": ["adam", "rmsprop"]})
+    return make_searcher(DefineByRun(space), policy, seed=0, num_samples=12, max_epochs=max_epochs, mode="max")
+
+
+def _state(searcher, trial_id):
+    frozen = searcher._ot_study.get_trials(deepcopy=False)
+    return next(t for t in frozen if t._trial_id == searcher._ot_trials[trial_id]._trial_id)
+
+
+def test_first_trials_are_the_prior():
+    searcher = _searcher()
+    prior = prior_points(DefineByRun(_space(lr={"loguniform": [1e-4, 1e-2]}, optimizer={"choice": ["adam", "rmsprop"]})))
+    for i, point in enumerate(prior):
+        config = searcher.suggest(f"t{i}")
+        assert config["architecture"] == point["architecture"] and config["lr"] == pytest.approx(point["lr"])
+
+
+def test_a_trial_asha_stopped_is_told_pruned_with_its_epochs():
+    """Ray's OptunaSearch tells it COMPLETE with its 2-epoch score (one population with full
+    trainings); tuner tells it PRUNED, its values at their epochs, the stopping result too."""
+    searcher = _searcher()
+    searcher.suggest("a")
+    searcher.on_trial_result("a", {"epoch": 1, "training_iteration": 1, "objective": 0.5, "finished": False})
+    # Tune passes the result that made ASHA stop the trial to on_trial_complete only
+    searcher.on_trial_complete("a", result={"epoch": 2, "training_iteration": 2, "objective": 0.6, "finished": False})
+    stopped = _state(searcher, "a")
+    assert stopped.state == optuna.trial.TrialState.PRUNED
+    assert stopped.intermediate_values == {1: 0.5, 2: 0.6}
+
+    searcher.suggest("b")
+    for epoch in range(1, 7):
+        searcher.on_trial_result("b", {"epoch": epoch, "objective": 0.9, "finished": epoch == 6})
+    searcher.on_trial_complete("b", result={"epoch": 6, "objective": 0.9, "finished": True})
+    done = _state(searcher, "b")
+    assert done.state == optuna.trial.TrialState.COMPLETE and done.value == 0.9
+
+
+def test_rays_tell_is_kept_when_asked():
+    searcher = _searcher(DEFAULT_POLICY.with_(tell_pruned=False))
+    searcher.suggest("a")
+    searcher.on_trial_complete("a", result={"epoch": 2, "training_iteration": 2, "objective": 0.6, "finished": False})
+    assert _state(searcher, "a").state == optuna.trial.TrialState.COMPLETE
+
+
+def test_a_result_without_a_score_is_not_passed_on():
+    searcher = _searcher()
+    searcher.suggest("a")
+    searcher.on_trial_result("a", {"epoch": 1, "finished": False})  # a NaN first epoch: no objective
+    searcher.on_trial_complete("a", result={"epoch": 1, "finished": True, "failure_reason": "nan_loss"})
+    assert _state(searcher, "a").state == optuna.trial.TrialState.PRUNED  # Optuna: no value, not an error
+
+
+def test_scheduler_settings():
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    asha = make_scheduler(DEFAULT_POLICY, max_epochs=9, grace_period=20, reduction_factor=3)
+    assert isinstance(asha, ASHAScheduler)
+    assert asha._max_t == 10  # one past the last epoch: a full trial ends by itself
+    assert asha._brackets[0]._rungs[-1][0] == 9  # grace period capped at max_epochs
+    assert isinstance(make_scheduler(DEFAULT_POLICY.with_(early_stopping=False), max_epochs=9, grace_period=2, reduction_factor=3), FIFOScheduler)

@@ -1,0 +1,119 @@
+"""How a stage searches: the sampler table, what the searcher tells Optuna, ASHA's settings.
+
+One owner for the search driver and ``bench/replay.py``: the replay benchmark builds its
+searchers and schedulers with these functions, so what it measures is what a search runs.
+:data:`DEFAULT_POLICY` is the default search; BENCHMARKS.md ("Search strategies") has the
+replay figures that chose it. Optuna and Ray are imported when a function here runs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from tuner.search._sampling import DefineByRun
+
+__all__ = ["DEFAULT_POLICY", "SAMPLERS", "SearchPolicy", "make_sampler", "make_scheduler", "make_searcher", "startup_trials"]
+
+
+@dataclass(frozen=True)
+class SearchPolicy:
+    """The choices that make a search strategy.
+
+    Attributes:
+        sampler: A key of :data:`SAMPLERS`.
+        early_stopping: ASHA stops unpromising trials at its rungs; else every trial runs to
+            ``max_epochs`` (FIFO).
+        tell_pruned: A trial ASHA stopped is told to Optuna as ``PRUNED`` with its per-epoch
+            values (TPE then ranks it by how far it got), not as ``COMPLETE`` with the score
+            of its one or two epochs (Ray's ``OptunaSearch``, which mixes fidelities).
+        prior: The first trials are the conventional configurations of
+            :func:`tuner.search._sampling.prior_points`, one per architecture.
+        startup: TPE's random start-up trials as a fraction of ``num_samples`` (clamped to 2..10).
+    """
+
+    sampler: Literal["tpe", "random"] = "tpe"
+    early_stopping: bool = True
+    tell_pruned: bool = True
+    prior: bool = True
+    startup: float = 1 / 3
+
+    def with_(self, **changes: Any) -> SearchPolicy:
+        return replace(self, **changes)
+
+
+#: The default search (chosen by bench/replay.py; see BENCHMARKS.md "Search strategies").
+DEFAULT_POLICY = SearchPolicy()
+
+
+def startup_trials(num_samples: int, fraction: float = 1 / 3) -> int:
+    """TPE's random start-up trials for a search of ``num_samples`` trials (2..10)."""
+    return max(2, min(10, int(num_samples * fraction)))
+
+
+def _tpe(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            multivariate=True,
+            group=True,  # conditional parameters (per-architecture ranges)
+            n_startup_trials=startup_trials(num_samples, policy.startup),
+        )
+
+
+def _random(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+#: Sampler name -> ``build(seed, num_samples, policy)``. A space's ``budget.sampler`` names
+#: one (``grid`` is not a sampler: the driver runs every point once).
+SAMPLERS: dict[str, Callable[[int, int, SearchPolicy], optuna.samplers.BaseSampler]] = {"tpe": _tpe, "random": _random}
+
+
+def make_sampler(policy: SearchPolicy, seed: int, num_samples: int) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler of ``policy``."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return SAMPLERS[policy.sampler](seed, num_samples, policy)
+
+
+def make_searcher(space_fn: DefineByRun, policy: SearchPolicy, *, seed: int, num_samples: int, max_epochs: int, mode: str) -> Any:
+    """The Tune searcher of a stage: Optuna over ``space_fn`` with ``policy``'s sampler."""
+    from tuner.search._sampling import prior_points
+    from tuner.search._searcher import ScoredOptunaSearch
+
+    return ScoredOptunaSearch(
+        space=space_fn,
+        metric="objective",
+        mode=mode,
+        sampler=make_sampler(policy, seed, num_samples),
+        points_to_evaluate=prior_points(space_fn) if policy.prior else None,
+        full_epochs=max_epochs if policy.tell_pruned else None,
+    )
+
+
+def make_scheduler(policy: SearchPolicy, *, max_epochs: int, grace_period: int, reduction_factor: float) -> Any:
+    """The Tune scheduler of a stage: ASHA on the ``epoch`` the worker reports, or FIFO."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if not policy.early_stopping:
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr="epoch",  # reported by the worker; survives restore, unlike training_iteration
+        # One past the last epoch: a trial that reaches max_epochs ends by itself, cleanly,
+        # instead of being killed by Tune while its Train run shuts down.
+        max_t=max_epochs + 1,
+        grace_period=min(grace_period, max_epochs),
+        reduction_factor=reduction_factor,
+    )
