@@ -85,7 +85,6 @@ def _norm(v: Any) -> Any:
 def load_table(path: Path) -> Table:
     """Read a table written by bench/tabulate.py; a curve cut short (NaN loss) stays at its last value."""
     import numpy as np
-    import pandas as pd
     import pyarrow.parquet as pq
 
     raw = pq.read_table(path)
@@ -244,7 +243,9 @@ def _keras_tuner_run(table: Table, method: str, workers: int, rep: int, budget_e
         hps.Choice(k, [v.item() if hasattr(v, "item") else v for v in values])
     objective = kt.Objective("val_accuracy", "max")
     if method == "hyperband":
-        oracle: Any = kt.oracles.HyperbandOracle(objective=objective, max_epochs=table.epochs, factor=3, hyperband_iterations=1000, seed=rep, hyperparameters=hps)
+        oracle: Any = kt.oracles.HyperbandOracle(
+            objective=objective, max_epochs=table.epochs, factor=3, hyperband_iterations=1000, seed=rep, hyperparameters=hps
+        )
     else:
         oracle = kt.oracles.BayesianOptimizationOracle(objective=objective, max_trials=100_000, seed=rep, hyperparameters=hps)
     oracle.verbose = 0  # its per-trial printout
@@ -441,12 +442,12 @@ def main(argv: list[str] | None = None) -> int:
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(args.processes, initializer=_init) as pool:
-            for k, (path, name, w, rep, picks) in enumerate(pool.imap_unordered(_one, jobs, chunksize=2), start=1):
+            for k, (path, name, w, _rep, picks) in enumerate(pool.imap_unordered(_one, jobs, chunksize=2), start=1):
                 results.setdefault((path, name, w), []).append(picks)
                 if k % max(1, len(jobs) // 20) == 0:
                     print(f"  {k}/{len(jobs)} searches replayed, {time.perf_counter() - t0:.0f} s", flush=True)
     else:
-        for path, name, w, rep, picks in map(_one, jobs):
+        for path, name, w, _rep, picks in map(_one, jobs):
             results.setdefault((path, name, w), []).append(picks)
     print(f"replayed {len(jobs)} searches in {time.perf_counter() - t0:.0f} s\n")
 
@@ -494,7 +495,11 @@ def main(argv: list[str] | None = None) -> int:
         "ci10": "10% CI below random+ASHA and KerasTuner",
         "within80": "25% within 1 point in 80% of reps",
     }
-    print("targets: " + "; ".join(f"{labels[k]}: {'met' if not v else 'NOT met (' + ', '.join(v[:3]) + (' ...' if len(v) > 3 else '') + ')'}" for k, v in verdicts.items()))
+
+    def verdict(misses: list[str]) -> str:
+        return "met" if not misses else f"NOT met ({', '.join(misses[:3])}{' ...' if len(misses) > 3 else ''})"
+
+    print("targets: " + "; ".join(f"{labels[k]}: {verdict(v)}" for k, v in verdicts.items()))
     return 0
 
 
