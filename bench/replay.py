@@ -140,18 +140,19 @@ def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: 
     """tuner's searcher and scheduler, as a Tune search drives them."""
     import numpy as np
 
-    from tuner.search._plan import stage_space
+    from tuner.search._plan import define_by_run
+    from tuner.search._space import SearchSpace
     from tuner.search._strategy import make_scheduler, make_searcher
 
     np.random.seed(rep)  # ASHA draws its bracket from numpy's global generator
     rng = np.random.default_rng(10_000 + rep)
     meta = table.meta
-    space = meta["space"]
-    weights = "none" if meta["weights"] in ("none", "") else meta["weights"]
-    plan = {"space": space, "kind": space["kind"], "architectures": space["architectures"], "weights": dict.fromkeys(space["architectures"], weights)}
-    budget = space["budget"]
-    searcher = make_searcher(stage_space(plan, "search"), policy, seed=rep, num_samples=len(table.points), max_epochs=table.epochs, mode="max")
-    scheduler = make_scheduler(policy, max_epochs=table.epochs, grace_period=budget["grace_period"], reduction_factor=budget["reduction_factor"])
+    space = SearchSpace.model_validate(meta["space"])
+    # The search's own define-by-run function; without weights, trials train every block.
+    random_weights = list(space.architectures) if meta["weights"] in ("none", "") and space.kind == "finetune" else []
+    space_fn = define_by_run(space, "search", random_weights=random_weights)
+    searcher = make_searcher(space_fn, policy, seed=rep, num_samples=len(table.points), max_epochs=table.epochs, mode="max")
+    scheduler = make_scheduler(policy, max_epochs=table.epochs, grace_period=space.budget.grace_period, reduction_factor=space.budget.reduction_factor)
     scheduler.set_search_properties("objective", "max")
 
     class _Trial:

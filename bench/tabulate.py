@@ -52,7 +52,7 @@ def _init_worker() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def _train(task: tuple[int, int, dict[str, Any], dict[str, Any], str]) -> tuple[str, float]:
+def _train(task: tuple[int, int, dict[str, Any], Any, str]) -> tuple[str, float]:
     """Train one (point, seed); write its rows as one part file; return (key, seconds)."""
     import pandas as pd
 
@@ -61,9 +61,7 @@ def _train(task: tuple[int, int, dict[str, Any], dict[str, Any], str]) -> tuple[
 
     point_id, seed, point, plan, parts = task
     t0 = time.perf_counter()
-    cfg = trial_config(point, {**plan, "seed": seed})
-    cfg["score_test"] = "every"
-    cfg["cpus"] = 1
+    cfg = trial_config(point, plan.evolve(seed=seed)).model_copy(update={"score_test": "every", "cpus": 1})
     rows: list[dict[str, Any]] = []
     last_train = 0.0
 
@@ -113,30 +111,28 @@ def main(argv: list[str] | None = None) -> int:
     from tuner.errors import TunerError
     from tuner.search._grid import grid_points
     from tuner.search._plan import Options, build_plan
-    from tuner.search._space import SearchSpace
 
     try:
         plan = build_plan(Options(space=args.space, data=args.data, max_epochs=args.epochs, weights=args.weights))
     except TunerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    plan.pop("_named_groupings", None)
-    plan.update(weights={a: args.weights for a in plan["architectures"]}, cpus_per_trial=1, test_top=1)
-    points = grid_points(SearchSpace.model_validate(plan["space"]))[: args.limit]
+    plan = plan.evolve(weights=dict.fromkeys(plan.architectures, args.weights), cpus_per_trial=1, test_top=1)
+    points = grid_points(plan.space)[: args.limit]
     parts = Path(str(args.out) + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     meta = {
-        "space": plan["space"],
+        "space": plan.space.model_dump(mode="json"),
         "space_file": str(args.space),
-        "metric": plan["metric"],
-        "mode": plan["mode"],
-        "max_epochs": plan["max_epochs"],
+        "metric": plan.metric,
+        "mode": plan.mode,
+        "max_epochs": plan.max_epochs,
         "seeds": args.seeds,
         "points": len(points),
-        "identity": plan["identity"],
-        "train_images": plan["train_images"],
-        "validation_images": plan["validation_images"],
-        "test_images": plan["test_images"],
+        "identity": plan.identity,
+        "train_images": plan.train_images,
+        "validation_images": plan.validation_images,
+        "test_images": plan.test_images,
         "weights": Path(args.weights).name,
         "command": "python bench/tabulate.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
         "cpu_threads_per_training": 1,
@@ -152,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [(i, s, p, plan, str(parts)) for i, p in enumerate(points) for s in range(args.seeds)]
     todo = [t for t in tasks if not (parts / f"{_task_key(t[0], t[1])}.parquet").is_file()]
     done = len(tasks) - len(todo)
-    print(f"{len(points)} points x {args.seeds} seeds x {plan['max_epochs']} epochs: {done} of {len(tasks)} trainings done, {len(todo)} to go", flush=True)
+    print(f"{len(points)} points x {args.seeds} seeds x {plan.max_epochs} epochs: {done} of {len(tasks)} trainings done, {len(todo)} to go", flush=True)
     t0 = time.perf_counter()
     if todo:
         import multiprocessing as mp

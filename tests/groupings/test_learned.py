@@ -42,6 +42,7 @@ def test_the_rule():
 
 @pytest.mark.parametrize("learned", [True, False])
 def test_auto_groupings_come_only_from_a_probe_that_learned(tmp_path, learned, capsys):
+    from tuner.search._plan import Options, build_plan
     from tuner.search._stage_groupings import resolve_auto_groupings
 
     source = write_synthetic_run(tmp_path / "probe", n_trials=40, groupings=False)
@@ -51,14 +52,14 @@ def test_auto_groupings_come_only_from_a_probe_that_learned(tmp_path, learned, c
     from tuner._run import load_run
 
     classes = load_run(source).class_names
-    plan = {"auto_groupings": {"auto:6": 6}, "class_names": classes, "grouping_files": {}}
+    plan = build_plan(Options(space="finetune")).evolve(auto_groupings={"auto:6": 6}, class_names=tuple(classes), grouping_files={})
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    resolve_auto_groupings(run_dir, plan, source)
+    plan = resolve_auto_groupings(run_dir, plan, source)
     if learned:
-        assert set(plan["grouping_files"]) == {"auto:6"} and not plan.get("dropped_groupings")
+        assert set(plan.grouping_files) == {"auto:6"} and not plan.dropped_groupings
     else:
-        assert plan["grouping_files"] == {} and plan["dropped_groupings"] == ["auto:6"]
+        assert plan.grouping_files == {} and plan.dropped_groupings == ("auto:6",)
         err = capsys.readouterr().err
         assert "auto:6 dropped" in err and "too close to chance" in err and len(err.strip().splitlines()) == 1
 

@@ -11,12 +11,11 @@ import pytest
 from tests.conftest import write_photo_classes
 from tuner.errors import ConfigError
 from tuner.search._driver import check_resume
-from tuner.search._plan import Options, build_plan, save_plan, size_resources
-from tuner.search._space import SearchSpace
+from tuner.search._plan import Options, build_plan, fit_resources, save_plan, size_resources
 
 
 def plan_space(plan):
-    return SearchSpace.model_validate(plan["space"])
+    return plan.space
 
 
 def _env(tmp_path):
@@ -107,22 +106,22 @@ def test_named_grouping_that_does_not_fit_the_data(tmp_path):
 
 
 def test_resources_are_sized_so_trials_never_deadlock():
-    plan = {"gpus_per_trial": None, "cpus_per_trial": None, "max_concurrent": None}
-    size_resources(plan, 2, 0, 0, 2)
-    assert (plan["cpus_per_trial"], plan["gpus_per_trial"], plan["max_concurrent"]) == (1.0, 0.0, 2)
-    plan = {"gpus_per_trial": None, "cpus_per_trial": None, "max_concurrent": None}
-    size_resources(plan, 64, 16, 8, 32)  # two 8-GPU nodes with 32 CPUs each
-    assert (plan["cpus_per_trial"], plan["gpus_per_trial"], plan["max_concurrent"]) == (4.0, 1.0, 16)
-    plan = {"gpus_per_trial": 4, "cpus_per_trial": None, "max_concurrent": 100}
-    size_resources(plan, 64, 16, 8, 32)
-    assert plan["max_concurrent"] == 4
+    # fit_resources(gpus, cpus, max_concurrent, num_samples, cluster cpus, cluster gpus, node max gpus, node max cpus)
+    assert fit_resources(None, None, None, None, 2, 0, 0, 2) == (0.0, 1.0, 2)
+    assert fit_resources(None, None, None, None, 64, 16, 8, 32) == (1.0, 4.0, 16)  # two 8-GPU nodes, 32 CPUs each
+    assert fit_resources(4, None, 100, None, 64, 16, 8, 32)[2] == 4
     with pytest.raises(ConfigError, match="more than any node"):
-        size_resources({"gpus_per_trial": None, "cpus_per_trial": 3, "max_concurrent": None}, 2, 0, 0, 2)
+        fit_resources(None, 3, None, None, 2, 0, 0, 2)
     # On CPUs, a search that runs one trial at a time gives it every core.
-    for limit in ({"num_samples": 1}, {"num_samples": 8, "max_concurrent": 1}):
-        plan = {"gpus_per_trial": None, "cpus_per_trial": None, "max_concurrent": None, **limit}
-        size_resources(plan, 2, 0, 0, 2)
-        assert (plan["cpus_per_trial"], plan["max_concurrent"]) == (2.0, 1)
+    assert fit_resources(None, None, None, 1, 2, 0, 0, 2)[1:] == (2.0, 1)
+    assert fit_resources(None, None, 1, 8, 2, 0, 0, 2)[1:] == (2.0, 1)
+
+
+def test_size_resources_returns_a_new_plan():
+    plan = build_plan(Options(space="scratch"))
+    sized = size_resources(plan, 2, 0, 0, 2)
+    assert plan.cpus_per_trial is None, "the plan is frozen: sizing makes a new one"
+    assert (sized.gpus_per_trial, sized.cluster.cpus) == (0.0, 2)
 
 
 def _saved_run(tmp_path, data, space):
@@ -138,8 +137,8 @@ def test_resume_refuses_a_changed_dataset_or_space(tmp_path):
     space = tmp_path / "s.yaml"
     space.write_text("architectures: [mobilenet_v2]\nbudget: {num_samples: 3}\n")
     run_dir = _saved_run(tmp_path, data, space)
-    assert check_resume(run_dir, None, None)["name"] == "r"
-    assert check_resume(run_dir, str(space), None)["name"] == "r", "the same --space again is fine"
+    assert check_resume(run_dir, None, None).name == "r"
+    assert check_resume(run_dir, str(space), None).name == "r", "the same --space again is fine"
     space.write_text("architectures: [mobilenet_v2, resnet50]\nbudget: {num_samples: 3}\n")
     with pytest.raises(ConfigError, match="the space .* changed since the run started"):
         check_resume(run_dir, None, None)
@@ -160,8 +159,8 @@ def test_the_probe_may_train_longer_than_search_trials_unless_max_epochs_caps_it
     plan = build_plan(Options(space="finetune", max_epochs=max_epochs))
     demo = plan_space(plan).budget
     assert demo.probe_epochs > demo.max_epochs, "the demo's probe trains longer than its search trials"
-    assert plan["max_epochs"] == (max_epochs or demo.max_epochs)
-    assert plan["probe_epochs"] == min(demo.probe_epochs, max_epochs or demo.probe_epochs)
+    assert plan.max_epochs == (max_epochs or demo.max_epochs)
+    assert plan.probe_epochs == min(demo.probe_epochs, max_epochs or demo.probe_epochs)
 
 
 def test_mlflow_uri_without_mlflow_installed_is_one_line(monkeypatch):
@@ -175,3 +174,23 @@ def test_mlflow_uri_without_mlflow_installed_is_one_line(monkeypatch):
         _mlflow_uri("sqlite:///m.db")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert _mlflow_uri(None) is None
+
+
+def test_resume_refuses_a_run_json_of_another_schema_in_one_line(tmp_path):
+    import json
+
+    data = write_photo_classes(tmp_path / "d", {"cat": "chelsea", "dog": "coffee"}, per_class=5)
+    space = tmp_path / "s.yaml"
+    space.write_text("architectures: [mobilenet_v2]\nbudget: {num_samples: 3}\n")
+    run_dir = _saved_run(tmp_path, data, space)
+    stored = json.loads((run_dir / "run.json").read_text())
+    assert stored["schema_version"] == 1
+    old = {k: v for k, v in stored.items() if k != "schema_version"}  # a run of an earlier tuner
+    (run_dir / "run.json").write_text(json.dumps({**old, "tuner_version": "0.3.0"}))
+    with pytest.raises(ConfigError, match=r"written by tuner 0.3.0 \(plan schema 0\); .* start a new run") as err:
+        check_resume(run_dir, None, None)
+    assert "\n" not in str(err.value)
+    (run_dir / "run.json").write_text(json.dumps({**stored, "max_epochs": "many"}))
+    with pytest.raises(ConfigError, match=r"is damaged \(max_epochs: ") as err:
+        check_resume(run_dir, None, None)
+    assert "\n" not in str(err.value)

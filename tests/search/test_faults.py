@@ -18,22 +18,23 @@ from tests.search.conftest import assert_study_matches_leaderboard, resources_fr
 from tuner._run import STOPPED_FILE
 from tuner.data import demo_dataset_dir, index_dataset
 from tuner.leaderboard import read_leaderboard
+from tuner.search._contracts import TrialConfig
 from tuner.search._driver import run_search
 from tuner.search._plan import Options, build_plan
 from tuner.search._rows import INTERRUPTED, STOPPED
+from tuner.search._space import PARAM_NAMES
 from tuner.search._worker import run_training
 
 pytestmark = pytest.mark.slow
 
 
 def _demo_config(**overrides):
+    """A trial config on the demo digits: TrialConfig fields and sampled parameters by name."""
     index = index_dataset(demo_dataset_dir())
-    cfg = dict(
-        data_dir=index.root, identity=index.identity, working_size=8, architecture="lenet5", kind="scratch",
-        input_size=32, lr=0.05, optimizer="sgd_momentum", batch_size=64, max_epochs=2, metric="val_accuracy",
-        mode="max", augment="none",
-    )  # fmt: skip
-    return {**cfg, **overrides}
+    params = dict(architecture="lenet5", input_size=32, lr=0.05, optimizer="sgd_momentum", batch_size=64, augment="none")
+    params.update({k: overrides.pop(k) for k in list(overrides) if k in PARAM_NAMES or k == "architecture"})
+    fixed = dict(data_dir=index.root, identity=index.identity, working_size=8, kind="scratch", max_epochs=2, metric="val_accuracy", mode="max")
+    return TrialConfig(params=params, **{**fixed, **overrides})
 
 
 def test_nan_loss_is_reported_as_the_failure_reason():
@@ -241,7 +242,7 @@ def test_a_killed_worker_resumes_from_its_checkpoint_and_a_frozen_one_is_ended_a
     (stalled), frees its CPU and the search finishes."""
     space = write_space(tmp_path, WORKER_FAULT_SPACE)
     plan = build_plan(Options(space=space, name="faults", storage=str(tmp_path / "runs")))
-    plan["stall_timeout"] = 30.0  # 10x an epoch here (about 3 s), even on a loaded 2-core machine
+    plan = plan.evolve(stall_timeout=30.0)  # 10x an epoch here (about 3 s), even on a loaded 2-core machine
     run_dir = tmp_path / "runs" / "faults"
     hit: dict[str, tuple[str, int, int]] = {}  # "killed"/"frozen" -> (trial id, pid, epochs reported)
     errors: list[BaseException] = []
@@ -312,7 +313,7 @@ def test_a_user_error_in_a_worker_stops_the_search_at_once(ray_address, tmp_path
 
     space = write_space(tmp_path, QUICK_SPACE)
     plan = build_plan(Options(space=space, name="fatal", storage=str(tmp_path / "runs"), max_concurrent=1))
-    plan["identity"] = "0" * len(plan["identity"])  # what the data was when the search started
+    plan = plan.evolve(identity="0" * len(plan.identity))  # what the data was when the search started
     run_dir = tmp_path / "runs" / "fatal"
     with pytest.raises(FatalTrialError, match=r"changed since the search started"):
         run_search(plan, run_dir)

@@ -7,19 +7,15 @@ import json
 import optuna
 import pytest
 
-from tuner.search import load_space
-from tuner.search._plan import stage_space
+from tuner.data import demo_dataset_dir
+from tuner.search._contracts import Plan
+from tuner.search._plan import Options, build_plan, stage_space
 from tuner.search._study import study_trials, sync_study
 
 
-def _plan(weights: str = "imagenet") -> dict:
-    space = load_space("finetune")
-    return {
-        "space": space.model_dump(mode="json"),
-        "kind": "finetune",
-        "architectures": list(space.architectures),
-        "weights": dict.fromkeys(space.architectures, weights),
-    }
+def _plan(weights: str = "imagenet") -> Plan:
+    plan = build_plan(Options(space="finetune", data=str(demo_dataset_dir())))
+    return plan.evolve(weights=dict.fromkeys(plan.architectures, weights))
 
 
 def _row(trial_id: str, status: str, arch: str = "resnet50", epochs: int = 3, **kw) -> dict:

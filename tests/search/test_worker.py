@@ -27,7 +27,7 @@ def test_each_new_best_epoch_is_scored_on_the_test_split(tmp_path):
     by rebuilding that epoch's checkpoint (``evaluate_checkpoint``); other epochs none."""
     import shutil
 
-    cfg = _demo_config(max_epochs=3, score_test=True)
+    cfg = _demo_config(max_epochs=3, score_test="best")
     kept = {}
 
     def report(metrics, directory):

@@ -10,8 +10,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner._cli import ArgumentParser, run_main
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tuner.search._contracts import Plan
 
 
 def _parser() -> ArgumentParser:
@@ -81,9 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir = Path(args.resume)
         plan = check_resume(run_dir, args.space if "--space" in (argv or sys.argv) else None, args.data)
         if args.stall_timeout is not None:
-            plan["stall_timeout"] = _stall_timeout(args.stall_timeout)
+            plan = plan.evolve(stall_timeout=_stall_timeout(args.stall_timeout))
         if args.max_consecutive_failures is not None:
-            plan["max_consecutive_failures"] = _max_failures(args.max_consecutive_failures)
+            plan = plan.evolve(max_consecutive_failures=_max_failures(args.max_consecutive_failures))
         print(f"resuming {run_dir}", flush=True)
         run_search(plan, run_dir, resume=True, local=args.local)
         return 0
@@ -106,17 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         mlflow_uri=_mlflow_uri(args.mlflow_uri),
     )
     plan = build_plan(opts)
-    plan["stall_timeout"] = _stall_timeout(args.stall_timeout) if args.stall_timeout is not None else None
-    plan["max_consecutive_failures"] = _max_failures(args.max_consecutive_failures if args.max_consecutive_failures is not None else 5)
+    plan = plan.evolve(
+        stall_timeout=_stall_timeout(args.stall_timeout) if args.stall_timeout is not None else None,
+        max_consecutive_failures=_max_failures(args.max_consecutive_failures if args.max_consecutive_failures is not None else 5),
+    )
     from tuner._storage import is_uri, join_uri
 
     if is_uri(args.storage):
         # Object storage: Tune's experiments and the checkpoints go there; this machine keeps
         # the run's local folder (leaderboard, run.json, result files) under ./runs.
-        plan["remote"] = join_uri(args.storage, plan["name"])
-        run_dir = Path("runs") / plan["name"]
+        plan = plan.evolve(remote=join_uri(args.storage, plan.name))
+        run_dir = Path("runs") / plan.name
     else:
-        run_dir = Path(args.storage).expanduser() / plan["name"]
+        run_dir = Path(args.storage).expanduser() / plan.name
     if run_dir.exists():
         from tuner.errors import ConfigError
 
@@ -131,10 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             shape = cluster_shape()
         else:
             shape = local_resources()
-        size_resources(plan, *shape)
+        plan = size_resources(plan, *shape)
         from tuner.search._weights import resolve_weights
 
-        resolve_weights(plan)
+        plan = resolve_weights(plan)
         _print_dry_run(plan, run_dir)
         return 0
     from tuner.search._driver import run_search
@@ -167,33 +173,32 @@ def _stall_timeout(seconds: float) -> float:
     return float(seconds)
 
 
-def _print_dry_run(plan: dict, run_dir: Path) -> None:
+def _print_dry_run(plan: Plan, run_dir: Path) -> None:
 
     from tuner.search._plan import estimate
 
     est = estimate(plan)
     print("# resolved space")
-    from tuner.search._space import SearchSpace
-
-    print(SearchSpace.model_validate(plan["space"]).to_yaml().rstrip())
+    print(plan.space.to_yaml().rstrip())
     print("\n# dataset")
     print(
-        f"{plan['data_dir']}{' (built-in demo)' if plan['demo'] else ''}: {len(plan['class_names'])} classes, "
-        f"{plan['train_images']} train / {plan['validation_images']} validation / {plan['test_images']} test images, "
-        f"working size {plan['working_size']} px, identity {plan['identity']}"
+        f"{plan.data_dir}{' (built-in demo)' if plan.demo else ''}: {len(plan.class_names)} classes, "
+        f"{plan.train_images} train / {plan.validation_images} validation / {plan.test_images} test images, "
+        f"working size {plan.working_size} px, identity {plan.identity}"
     )
     print("\n# resources")
+    assert plan.cluster is not None and plan.cpus_per_trial is not None and plan.gpus_per_trial is not None  # size_resources ran
     print(
-        f"cluster: {plan['cluster']['cpus']:g} CPUs, {plan['cluster']['gpus']:g} GPUs; per trial: {plan['cpus_per_trial']:g} CPU, "
-        f"{plan['gpus_per_trial']:g} GPU; {plan['max_concurrent']} trials at a time"
+        f"cluster: {plan.cluster.cpus:g} CPUs, {plan.cluster.gpus:g} GPUs; per trial: {plan.cpus_per_trial:g} CPU, "
+        f"{plan.gpus_per_trial:g} GPU; {plan.max_concurrent} trials at a time"
     )
     from tuner.search._plan import random_weights_note
 
     note = random_weights_note(plan)
     if note:
         print(f"weights: {note}")
-    if plan["needs_probe"]:
-        print(f"probe stage: {plan['probe_samples']} trials x {plan['probe_epochs']} epochs without grouping, to resolve {', '.join(plan['auto_groupings'])}")
+    if plan.needs_probe:
+        print(f"probe stage: {plan.probe_samples} trials x {plan.probe_epochs} epochs without grouping, to resolve {', '.join(plan.auto_groupings)}")
     print("\n# estimate")
     print(f"trial-epochs: ~{est['trial_epochs_asha']:g} with ASHA (at most {est['trial_epochs_exhaustive']:g} if no trial were stopped)")
     print(f"GPU-hours: ~{est['gpu_hours']:g} (assuming ~{est['assumed_images_per_second']:.0f} img/s per GPU, a T4-class card; measure yours)")

@@ -12,27 +12,28 @@ from typing import Any
 
 from tuner._run import MLFLOW_FILE, OPTUNA_DB
 from tuner.leaderboard import FILENAME, write_leaderboard
+from tuner.search._contracts import Plan
 from tuner.search._rows import TRACKED_FILE, collect_rows
 
 __all__ = ["local_checkpoint", "test_scores", "tune_storage", "write_run_leaderboard"]
 
 
-def _metadata(plan: dict[str, Any], ended: str | None = None) -> dict[str, Any]:
+def _metadata(plan: Plan, ended: str | None = None) -> dict[str, Any]:
     return {
-        "tuner_version": plan["tuner_version"],
-        "name": plan["name"],
-        "space": plan["space"],
-        "space_source": plan["space_source"],
-        "dataset": {"root": plan["data_dir"], "identity": plan["identity"], "classes": plan["class_names"]},
-        "metric": plan["metric"],
-        "mode": plan["mode"],
-        "grouping_files": plan["grouping_files"],
-        "common_grouping_file": plan.get("common_grouping_file"),
-        "num_samples": plan["num_samples"],
-        "max_epochs": plan["max_epochs"],
-        "kind": plan["kind"],
-        "working_size": plan["working_size"],
-        "started": plan["started"],
+        "tuner_version": plan.tuner_version,
+        "name": plan.name,
+        "space": plan.space.model_dump(mode="json"),
+        "space_source": plan.space_source,
+        "dataset": {"root": plan.data_dir, "identity": plan.identity, "classes": list(plan.class_names)},
+        "metric": plan.metric,
+        "mode": plan.mode,
+        "grouping_files": plan.grouping_files,
+        "common_grouping_file": plan.common_grouping_file,
+        "num_samples": plan.num_samples,
+        "max_epochs": plan.max_epochs,
+        "kind": plan.kind,
+        "working_size": plan.working_size,
+        "started": plan.started,
         "ended": ended,
     }
 
@@ -44,7 +45,7 @@ def test_scores(run_dir: Path) -> dict[str, dict[str, float]]:
 
 def write_run_leaderboard(
     run_dir: Path,
-    plan: dict[str, Any],
+    plan: Plan,
     running: set[str] | None = None,
     ended: str | None = None,
     fresh: dict[str, str] | None = None,
@@ -56,21 +57,21 @@ def write_run_leaderboard(
     directory between two experiment checkpoints. ``stopped``: trials running when the user
     stopped the search.
     """
-    rows = collect_rows(run_dir, plan["metric"], plan["mode"], running, test_scores(run_dir), fresh, tune_storage(run_dir, plan)[1], stopped)
+    rows = collect_rows(run_dir, plan.metric, plan.mode, running, test_scores(run_dir), fresh, tune_storage(run_dir, plan)[1], stopped)
     _fill_probe_common(rows, run_dir, plan)
     write_leaderboard(run_dir / FILENAME, rows, _metadata(plan, ended))
     _sync_study(run_dir, plan, rows)
-    if plan.get("mlflow_uri"):
+    if plan.mlflow_uri:
         _sync_mlflow(run_dir, plan, rows, ended)
-    if plan.get("remote"):
-        _upload_driver_files(run_dir, plan["remote"])
+    if plan.remote:
+        _upload_driver_files(run_dir, plan.remote)
     return rows
 
 
 _study_warned: set[str] = set()
 
 
-def _sync_study(run_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+def _sync_study(run_dir: Path, plan: Plan, rows: list[dict[str, Any]]) -> None:
     """``RUN_DIR/optuna.db`` follows the leaderboard; a failure there is one warning, never
     a failed search (the leaderboard is the record, the study a view of it)."""
     from tuner.search._console import say
@@ -79,7 +80,7 @@ def _sync_study(run_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]])
 
     try:
         stages = {stage: stage_space(plan, stage) for stage in sorted({r["stage"] for r in rows})}
-        sync_study(run_dir / OPTUNA_DB, rows, stages, plan["metric"], plan["mode"])
+        sync_study(run_dir / OPTUNA_DB, rows, stages, plan.metric, plan.mode)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         key = f"{run_dir}:{type(exc).__name__}"
         if key not in _study_warned:
@@ -87,7 +88,7 @@ def _sync_study(run_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]])
             say(f"warning: {run_dir / OPTUNA_DB} could not be updated ({type(exc).__name__}: {str(exc)[:200]}); the leaderboard is unaffected", err=True)
 
 
-def _sync_mlflow(run_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]], ended: str | None) -> None:
+def _sync_mlflow(run_dir: Path, plan: Plan, rows: list[dict[str, Any]], ended: str | None) -> None:
     from tuner._run import CONFUSION_FILE
     from tuner.search._console import say
     from tuner.search._mlflow import sync_mlflow
@@ -99,10 +100,10 @@ def _sync_mlflow(run_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]]
 
     best = None
     if ended:
-        sign = 1.0 if plan["mode"] == "max" else -1.0
+        sign = 1.0 if plan.mode == "max" else -1.0
         scored = [r for r in rows if r["stage"] == "search" and r.get("objective") is not None and r["status"] in ("completed", "stopped_early")]
         best = max(scored, key=lambda r: sign * float(r["objective"]))["trial_id"] if scored else None
-    sync_mlflow(run_dir, plan["mlflow_uri"], plan["name"], rows, confusion, best, lambda line: say(line, err=True))
+    sync_mlflow(run_dir, str(plan.mlflow_uri), plan.name, rows, confusion, best, lambda line: say(line, err=True))
 
 
 def _upload_driver_files(run_dir: Path, remote: str) -> None:
@@ -115,16 +116,16 @@ def _upload_driver_files(run_dir: Path, remote: str) -> None:
     upload_files(run_dir, files, remote)
 
 
-def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: dict[str, Any]) -> None:
+def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: Plan) -> None:
     """Probe trials ran before the common space existed: score them on it from their
     confusion matrices (mapping to a coarser grouping is summing blocks, exactly)."""
-    if not plan.get("common_grouping_file"):
+    if not plan.common_grouping_file:
         return
     import numpy as np
 
     from tuner.search._worker import CONFUSION_FILE, common_accuracy, label_spaces
 
-    _, to_common = label_spaces(plan["class_names"], None, plan["common_grouping_file"])
+    _, to_common = label_spaces(list(plan.class_names), None, plan.common_grouping_file)
     for row in rows:
         if row["stage"] != "probe" or not row.get("checkpoint_path"):
             continue
@@ -132,28 +133,28 @@ def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: dict[str
         path = folder / CONFUSION_FILE if folder else None
         if path is not None and path.is_file():
             row["val_accuracy_common"] = common_accuracy(np.load(path), to_common)
-            if plan["metric"] == "val_accuracy_common":
+            if plan.metric == "val_accuracy_common":
                 row["objective"] = row["val_accuracy_common"]
 
 
-def tune_storage(run_dir: Path, plan: dict[str, Any]) -> tuple[Any, str]:
+def tune_storage(run_dir: Path, plan: Plan) -> tuple[Any, str]:
     """Tune's ``(storage_filesystem, storage_path)``: the remote run folder, or ``run_dir``."""
-    if plan.get("remote"):
+    if plan.remote:
         from tuner._storage import open_uri
 
-        return open_uri(plan["remote"])
+        return open_uri(plan.remote)
     return None, str(run_dir)
 
 
-def local_checkpoint(run_dir: Path, plan: dict[str, Any], rel: str | None) -> Path | None:
+def local_checkpoint(run_dir: Path, plan: Plan, rel: str | None) -> Path | None:
     """A checkpoint folder in the local run folder, fetched from remote storage if needed."""
     if not rel:
         return None
     path = run_dir / rel
     if path.is_dir():
         return path
-    if plan.get("remote"):
+    if plan.remote:
         from tuner._storage import download_dir
 
-        return download_dir(plan["remote"], rel, run_dir)
+        return download_dir(plan.remote, rel, run_dir)
     return None

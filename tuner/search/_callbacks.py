@@ -16,6 +16,7 @@ from ray.tune import Callback, Stopper
 
 from tuner.errors import FATAL_PREFIX
 from tuner.search._console import say
+from tuner.search._contracts import Plan
 from tuner.search._watchdog import StallWatchdog
 
 _log = logging.getLogger("tuner.search")
@@ -44,9 +45,9 @@ class LeaderboardCallback(Callback):
     writes the final leaderboard itself, synchronously, once the stage has ended.
     """
 
-    def __init__(self, run_dir: str, plan: dict[str, Any], stage: str = "search", min_interval: float = 2.0):
+    def __init__(self, run_dir: str, plan: Plan, stage: str = "search", min_interval: float = 2.0):
         self.run_dir = run_dir
-        self.plan = {k: v for k, v in plan.items() if not k.startswith("_")}
+        self.plan = plan
         self.stage = stage
         self.min_interval = min_interval
         self._init_writer()
@@ -99,7 +100,7 @@ class LeaderboardCallback(Callback):
         """One rewrite (what the writer thread does)."""
         from tuner.search._board import write_run_leaderboard
 
-        if self.plan.get("remote"):
+        if self.plan.remote:
             # Tune keeps the experiment on object storage; the trials' result files are staged
             # on this (head) node, where the trial actors run: keep a copy in the local run folder.
             mirror_trial_files(fresh.values(), Path(self.run_dir) / self.stage)

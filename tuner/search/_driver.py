@@ -20,6 +20,7 @@ from tuner.errors import ConfigError, FatalTrialError, SearchInterrupted, TunerE
 from tuner.search._board import tune_storage, write_run_leaderboard
 from tuner.search._cluster import HEAD_NODE_RESOURCE, RAY_ENV, check_remote_is_new, check_storage, cluster_shape, init_ray
 from tuner.search._console import LOG_FILE, Console, say, search_console
+from tuner.search._contracts import Plan
 from tuner.search._plan import load_plan, random_weights_note, save_plan, size_resources, stage_space
 from tuner.search._rows import TRACKED_FILE
 from tuner.search._stage_groupings import copy_groupings, resolve_auto_groupings, set_common_space
@@ -36,20 +37,18 @@ def trial_dirname(trial: Any) -> str:
     return trial.trial_id
 
 
-def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks: list[Any] | None = None) -> None:
+def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any] | None = None) -> None:
     from ray import tune
 
     from tuner.search._trial import tune_trial
 
     probe = stage == "probe"
-    num_samples = plan["probe_samples"] if probe else plan["num_samples"]
-    max_epochs = plan["probe_epochs"] if probe else plan["max_epochs"]
-    stage_plan = {**{k: v for k, v in plan.items() if not k.startswith("_")}, "max_epochs": max_epochs, "stage": stage, "run_dir": str(run_dir)}
-    if probe:
-        stage_plan["grouping_files"] = {}
-        stage_plan["common_grouping_file"] = None
+    num_samples = plan.probe_samples if probe else plan.num_samples
+    max_epochs = plan.probe_epochs if probe else plan.max_epochs
+    # The probe trains on the dataset's own labels and scores them.
+    stage_plan = plan.evolve(max_epochs=max_epochs, **({"grouping_files": {}, "common_grouping_file": None} if probe else {}))
     trainable = tune.with_resources(
-        tune.with_parameters(tune_trial, plan=stage_plan),
+        tune.with_parameters(tune_trial, plan=stage_plan, stage=stage, run_dir=str(run_dir)),
         # The trial actor only drives Ray Train; its worker holds the CPUs/GPUs (design.md 1a).
         # It (and the Train controller Ray attaches to its node) lives on the head node, so
         # losing a GPU node (spot reclaim, crash) costs that node's workers only: Train
@@ -62,16 +61,16 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
 
     # Module-level callback classes: Tune pickles them with the experiment and brings them
     # back on restore.
-    watchdog = StallWatchdog(plan.get("stall_timeout"))
+    watchdog = StallWatchdog(plan.stall_timeout)
     stopped_file = run_dir / stage / STOPPED_FILE
     stopped_file.unlink(missing_ok=True)  # a resumed stage starts afresh
-    guard = FailureGuard(str(run_dir / stage), int(plan.get("max_consecutive_failures") or 5))
+    guard = FailureGuard(str(run_dir / stage), int(plan.max_consecutive_failures or 5))
     callbacks = [
         PlacementGroupReleaser(),
         watchdog,
         guard,
         LeaderboardCallback(str(run_dir), plan, stage),
-        ProgressCallback(stage, plan["metric"], plan["mode"], num_samples, watchdog=watchdog),
+        ProgressCallback(stage, plan.metric, plan.mode, num_samples, watchdog=watchdog),
         *(extra_callbacks or []),
     ]
     fs, storage_root = tune_storage(run_dir, plan)
@@ -82,36 +81,35 @@ def _run_stage(run_dir: Path, plan: dict[str, Any], stage: str, extra_callbacks:
     else:
         from tuner.search._strategy import DEFAULT_POLICY, make_scheduler, make_searcher
 
-        kind = "tpe" if probe else plan.get("sampler", "tpe")
+        kind = "tpe" if probe else plan.sampler
         # The probe's few trials must end with a model that learned: ASHA stops none of them.
         policy = DEFAULT_POLICY.with_(early_stopping=not probe) if kind == "grid" else DEFAULT_POLICY.with_(sampler=kind, early_stopping=not probe)
         if kind == "grid":
             from ray.tune.search.basic_variant import BasicVariantGenerator
 
             from tuner.search._grid import grid_points
-            from tuner.search._space import SearchSpace
 
             # Every point once, in order: the study's exhaustive grid. Each point replaces one
             # sample; the keys must exist in the param space, so they are placeholders there.
-            points = grid_points(SearchSpace.model_validate(plan["space"]))
-            searcher: Any = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=plan["max_concurrent"])
+            points = grid_points(plan.space)
+            searcher: Any = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=plan.max_concurrent or 0)
             param_space = dict.fromkeys(points[0])
         else:
             param_space = None
-            seed = plan["seed"] + (1 if probe else 0)
-            searcher = make_searcher(stage_space(plan, stage), policy, seed=seed, num_samples=num_samples, max_epochs=max_epochs, mode=plan["mode"])
-        scheduler = make_scheduler(policy, max_epochs=max_epochs, grace_period=plan["grace_period"], reduction_factor=plan["reduction_factor"])
+            seed = plan.seed + (1 if probe else 0)
+            searcher = make_searcher(stage_space(plan, stage), policy, seed=seed, num_samples=num_samples, max_epochs=max_epochs, mode=plan.mode)
+        scheduler = make_scheduler(policy, max_epochs=max_epochs, grace_period=plan.grace_period, reduction_factor=plan.reduction_factor)
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 metric="objective",
-                mode=plan["mode"],
+                mode=plan.mode,
                 search_alg=searcher,
                 scheduler=scheduler,
                 num_samples=num_samples,
                 # The grid's generator limits itself (Tune ignores this for it, with a warning).
-                max_concurrent_trials=None if kind == "grid" else plan["max_concurrent"],
+                max_concurrent_trials=None if kind == "grid" else plan.max_concurrent,
                 trial_dirname_creator=trial_dirname,
                 trial_name_creator=trial_dirname,
             ),
@@ -167,7 +165,7 @@ def _record_unstarted_failures(stage_dir: Path, results: Any) -> None:
 
 
 def run_search(
-    plan: dict[str, Any],
+    plan: Plan,
     run_dir: Path,
     resume: bool = False,
     out: TextIO | None = None,
@@ -182,7 +180,7 @@ def run_search(
     """
     run_dir = Path(run_dir).expanduser().resolve()  # Tune's storage needs an absolute path
     if not resume:
-        resolve_weights(plan)  # before Ray starts: a missing --weights imagenet is one line
+        plan = resolve_weights(plan)  # before Ray starts: a missing --weights imagenet is one line
     # Ray's output goes to RUN_DIR/ray.log; until the run folder exists (it is made once Ray
     # has checked the cluster), beside it.
     log = run_dir / LOG_FILE if resume else run_dir.parent / f".{run_dir.name}.{LOG_FILE}"
@@ -195,7 +193,7 @@ def run_search(
 
 
 def _run_search(
-    plan: dict[str, Any], run_dir: Path, resume: bool, console: Console, num_cpus: int | None, local: bool, callbacks: list[Any] | None
+    plan: Plan, run_dir: Path, resume: bool, console: Console, num_cpus: int | None, local: bool, callbacks: list[Any] | None
 ) -> list[dict[str, Any]]:
     import ray
 
@@ -205,27 +203,26 @@ def _run_search(
     started_ray = not ray.is_initialized()
     init_ray(local, num_cpus)
     try:
-        if plan.get("remote"):
+        if plan.remote:
             if not resume:
-                check_remote_is_new(plan["remote"])
+                check_remote_is_new(plan.remote)
         else:
             check_storage(run_dir.parent)
         if not resume:
-            size_resources(plan, *cluster_shape())
+            plan = size_resources(plan, *cluster_shape())
             run_dir.mkdir(parents=True, exist_ok=False)
             console.move_log(run_dir / LOG_FILE)
-            plan["train_storage"] = join_uri(plan["remote"], "train") if plan.get("remote") else str((run_dir / "train").resolve())
-            copy_groupings(run_dir, plan)
-            if plan.get("groupings_from"):
-                resolve_auto_groupings(run_dir, plan, Path(plan["groupings_from"]))
-                plan["needs_probe"] = False
-            if not plan["needs_probe"]:
-                set_common_space(run_dir, plan)
+            plan = plan.evolve(train_storage=join_uri(plan.remote, "train") if plan.remote else str((run_dir / "train").resolve()))
+            plan = copy_groupings(run_dir, plan)
+            if plan.groupings_from:
+                plan = resolve_auto_groupings(run_dir, plan, Path(plan.groupings_from)).evolve(needs_probe=False)
+            if not plan.needs_probe:
+                plan = set_common_space(run_dir, plan)
             save_plan(plan, run_dir)
         print(
-            f"run {plan['name']}: {len(plan['class_names'])} classes, {plan['train_images']} train / "
-            f"{plan['validation_images']} validation images; {plan['num_samples']} trials x up to {plan['max_epochs']} epochs; "
-            f"{plan['max_concurrent']} at a time ({plan['cpus_per_trial']:g} CPU, {plan['gpus_per_trial']:g} GPU each)",
+            f"run {plan.name}: {len(plan.class_names)} classes, {plan.train_images} train / "
+            f"{plan.validation_images} validation images; {plan.num_samples} trials x up to {plan.max_epochs} epochs; "
+            f"{plan.max_concurrent} at a time ({plan.cpus_per_trial or 0:g} CPU, {plan.gpus_per_trial or 0:g} GPU each)",
             file=out,
             flush=True,
         )
@@ -233,23 +230,21 @@ def _run_search(
         note = random_weights_note(plan)
         if note:
             print(note, file=out, flush=True)
-        index = index_dataset(plan["data_dir"], plan.get("class_name_pattern"), plan.get("split_seed", 0))
+        index = index_dataset(plan.data_dir, plan.class_name_pattern, plan.split_seed)
         t0 = time.perf_counter()
-        cache = open_cache(index, plan["working_size"], plan.get("cache_dir"))
+        cache = open_cache(index, plan.working_size, plan.cache_dir)
         print(f"image cache {'built' if cache.built_now else 'warm'} in {time.perf_counter() - t0:.1f}s: {cache.path}", file=out, flush=True)
-        if plan.get("needs_probe"):
-            print(f"[probe] {plan['probe_samples']} trials without grouping, to derive {', '.join(plan['auto_groupings'])}", file=out, flush=True)
+        if plan.needs_probe:
+            print(f"[probe] {plan.probe_samples} trials without grouping, to derive {', '.join(plan.auto_groupings)}", file=out, flush=True)
             _run_stage(run_dir, plan, "probe", callbacks)
             write_run_leaderboard(run_dir, plan)
-            resolve_auto_groupings(run_dir, plan, run_dir)
-            set_common_space(run_dir, plan)
-            plan["needs_probe"] = False
+            plan = set_common_space(run_dir, resolve_auto_groupings(run_dir, plan, run_dir)).evolve(needs_probe=False)
             save_plan(plan, run_dir)
         _run_stage(run_dir, plan, "search", callbacks)
         write_run_leaderboard(run_dir, plan)
         evaluate_top(run_dir, plan)
         ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        plan["ended"] = ended
+        plan = plan.evolve(ended=ended)
         save_plan(plan, run_dir)
         rows = write_run_leaderboard(run_dir, plan, ended=ended)
         print_summary(run_dir, rows, plan, out)
@@ -259,7 +254,7 @@ def _run_search(
             ray.shutdown()
 
 
-def check_resume(run_dir: Path, opts_space: str | None, opts_data: str | None) -> dict[str, Any]:
+def check_resume(run_dir: Path, opts_space: str | None, opts_data: str | None) -> Plan:
     """Load a run's plan and refuse to resume it if its space or dataset changed.
 
     Raises:
@@ -267,32 +262,31 @@ def check_resume(run_dir: Path, opts_space: str | None, opts_data: str | None) -
             the dataset changed since the run started.
     """
     from tuner.data import index_dataset
-    from tuner.search._space import SearchSpace, load_space, resolve_space_path
+    from tuner.search._space import load_space, resolve_space_path
 
     plan = load_plan(run_dir)
-    if opts_space is not None and resolve_space_path(opts_space).resolve() != Path(plan["space_source"]).resolve():
-        raise ConfigError(f"--resume: this run searched the space {plan['space_source']}, not {opts_space}; drop --space or start a new run")
-    if opts_data is not None and Path(opts_data).expanduser().resolve() != Path(plan["data_dir"]).resolve():
-        raise ConfigError(f"--resume: this run searched {plan['data_dir']}, not {opts_data}; start a new run for other data")
-    space_now = load_space(plan["space_source"]) if Path(plan["space_source"]).is_file() else None
+    if opts_space is not None and resolve_space_path(opts_space).resolve() != Path(plan.space_source).resolve():
+        raise ConfigError(f"--resume: this run searched the space {plan.space_source}, not {opts_space}; drop --space or start a new run")
+    if opts_data is not None and Path(opts_data).expanduser().resolve() != Path(plan.data_dir).resolve():
+        raise ConfigError(f"--resume: this run searched {plan.data_dir}, not {opts_data}; start a new run for other data")
+    space_now = load_space(plan.space_source) if Path(plan.space_source).is_file() else None
     if space_now is None:
-        raise ConfigError(f"--resume: the run's space file {plan['space_source']} is gone; restore it or start a new run")
-    if plan.get("demo"):
+        raise ConfigError(f"--resume: the run's space file {plan.space_source} is gone; restore it or start a new run")
+    if plan.demo:
         space_now = space_now.with_demo()
-    stored = SearchSpace.model_validate(plan["space"])
+    stored = plan.space
     space_now = space_now.with_budget(num_samples=stored.budget.num_samples, max_epochs=stored.budget.max_epochs)
     if space_now.model_dump(mode="json") != stored.model_dump(mode="json"):
         raise ConfigError(
-            f"--resume: the space {plan['space_source']} changed since the run started; a resumed search must not mix "
-            f"spaces. Undo the change or start a new run"
+            f"--resume: the space {plan.space_source} changed since the run started; a resumed search must not mix spaces. Undo the change or start a new run"
         )
     try:
-        identity = index_dataset(plan["data_dir"], plan.get("class_name_pattern"), plan.get("split_seed", 0)).identity
+        identity = index_dataset(plan.data_dir, plan.class_name_pattern, plan.split_seed).identity
     except TunerError as exc:
         raise ConfigError(f"--resume: the run's dataset can no longer be read ({exc})") from None
-    if identity != plan["identity"]:
+    if identity != plan.identity:
         raise ConfigError(
-            f"--resume: the dataset {plan['data_dir']} changed since the run started (files added, removed or modified); "
+            f"--resume: the dataset {plan.data_dir} changed since the run started (files added, removed or modified); "
             f"a resumed search must not mix data. Start a new run"
         )
     return plan

@@ -12,12 +12,18 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuner import __version__
 from tuner.errors import ConfigError, DataError
+from tuner.search._contracts import PLAN_SCHEMA, ClusterShape, Plan
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tuner.search._sampling import DefineByRun
+    from tuner.search._space import SearchSpace
 
 __all__ = [
     "ASSUMED_IMAGES_PER_SECOND",
@@ -25,6 +31,11 @@ __all__ = [
     "Options",
     "build_plan",
     "common_grouping",
+    "define_by_run",
+    "fit_resources",
+    "load_plan",
+    "save_plan",
+    "size_resources",
     "estimate",
     "random_weight_architectures",
     "random_weights_note",
@@ -119,11 +130,11 @@ def common_grouping(class_names: list[str], groupings: list[Any]):
     return Grouping(name="common", groups=groups)
 
 
-def estimate(plan: dict[str, Any]) -> dict[str, float]:
+def estimate(plan: Plan) -> dict[str, float]:
     """Expected trial-epochs under ASHA, the exhaustive bound, and GPU-hours (rough)."""
-    n, t, g, eta = plan["num_samples"], plan["max_epochs"], plan["grace_period"], plan["reduction_factor"]
-    rungs = []
-    r = g
+    n, t, g, eta = plan.num_samples, plan.max_epochs, plan.grace_period, plan.reduction_factor
+    rungs: list[float] = []
+    r: float = g
     while r < t:
         rungs.append(r)
         r *= eta
@@ -134,11 +145,11 @@ def estimate(plan: dict[str, Any]) -> dict[str, float]:
         prev = rung
     epochs_per_trial += (t - prev) * eta ** (-len(rungs))
     asha = n * epochs_per_trial
-    probe = plan.get("probe_samples", 0) * plan.get("probe_epochs", 0) if plan.get("needs_probe") else 0
-    images = plan["train_images"] + plan["validation_images"] / 3.0  # validation is forward only
-    speeds = [ASSUMED_IMAGES_PER_SECOND.get(a, _DEFAULT_IMAGES_PER_SECOND) for a in plan["architectures"]]
+    probe = plan.probe_samples * plan.probe_epochs if plan.needs_probe else 0
+    images = plan.train_images + plan.validation_images / 3.0  # validation is forward only
+    speeds = [ASSUMED_IMAGES_PER_SECOND.get(a, _DEFAULT_IMAGES_PER_SECOND) for a in plan.architectures]
     speed = sum(speeds) / len(speeds)
-    gpus = max(plan.get("gpus_per_trial") or 1.0, 1.0)
+    gpus = max(plan.gpus_per_trial or 1.0, 1.0)
     hours = (asha + probe) * images / (speed * gpus) / 3600.0 * gpus
     return {
         "trial_epochs_asha": round(asha + probe, 1),
@@ -148,7 +159,7 @@ def estimate(plan: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def build_plan(opts: Options) -> dict[str, Any]:
+def build_plan(opts: Options) -> Plan:
     """Resolve the space, dataset, groupings and budget of a new search (no Ray, no TF).
 
     Raises:
@@ -201,7 +212,6 @@ def build_plan(opts: Options) -> dict[str, Any]:
         raise DataError(f"{index.root} has no validation images; trials cannot be scored. Add a validation split or more images")
     classes = list(index.class_names)
     grouping_files: dict[str, str] = {}
-    named = []
     autos = []
     for label in space.grouping_candidates():
         if label == "none":
@@ -222,7 +232,6 @@ def build_plan(opts: Options) -> dict[str, Any]:
         except ConfigError as exc:
             raise ConfigError(f"params.grouping {label!r} does not fit the dataset: {exc}") from None
         grouping_files[label] = str(path.resolve())
-        named.append(grouping)
     archs = list(space.architectures)
     max_input = 0
     size_param = space.param("input_size")
@@ -236,69 +245,77 @@ def build_plan(opts: Options) -> dict[str, Any]:
     name = opts.name or f"{space.name}-{stamp}"
     if "/" in name or name in ("", ".", ".."):
         raise ConfigError(f"--name {name!r} must be a plain folder name")
-    plan: dict[str, Any] = {
-        "tuner_version": __version__,
-        "name": name,
-        "space_source": str(resolve_space_path(opts.space).resolve()),
-        "space": space.model_dump(mode="json"),
-        "demo": demo,
-        "kind": space.kind,
-        "metric": space.metric,
-        "mode": space.mode,
-        "architectures": archs,
-        "data_dir": index.root,
-        "class_name_pattern": opts.class_name_pattern,
-        "split_seed": 0,
-        "identity": index.identity,
-        "class_names": classes,
-        "train_images": len(index.indices("train")),
-        "validation_images": len(index.indices("validation")),
-        "test_images": len(index.indices("test")),
-        "working_size": working,
-        "weights_policy": opts.weights,
-        "weights": {},
-        "grouping_candidates": space.grouping_candidates(),
-        "grouping_files": grouping_files,
-        "auto_groupings": {label: k for label, k in autos},
-        "needs_probe": bool(autos) and not opts.groupings_from,
-        "groupings_from": opts.groupings_from,
-        "common_grouping_file": None,
-        "num_samples": space.budget.num_samples,
-        "max_epochs": space.budget.max_epochs,
-        "grace_period": min(space.budget.grace_period, space.budget.max_epochs),
-        "reduction_factor": space.budget.reduction_factor,
-        "patience": space.budget.patience,
-        "sampler": space.budget.sampler,
-        "probe_samples": space.budget.probe_samples,
-        # The space may give its probe more epochs than its search trials (a probe model must
-        # learn before its confusions are clustered); --max-epochs caps both.
-        "probe_epochs": min(space.budget.probe_epochs, opts.max_epochs) if opts.max_epochs else space.budget.probe_epochs,
-        "seed": opts.seed,
-        "gpus_per_trial": opts.gpus_per_trial,
-        "cpus_per_trial": opts.cpus_per_trial,
-        "max_concurrent": opts.max_concurrent,
-        "test_top": opts.test_top,
-        "mlflow_uri": opts.mlflow_uri,
-        # Workers on this machine use the driver's cache folder when one was chosen explicitly;
-        # otherwise each node uses its own default (~/.cache/tuner).
-        "cache_dir": os.environ.get("TUNER_CACHE_DIR") or None,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    plan["_named_groupings"] = named  # not serialised: used to build the common space now
-    return plan
+    return Plan.model_validate(
+        {
+            "tuner_version": __version__,
+            "name": name,
+            "space_source": str(resolve_space_path(opts.space).resolve()),
+            "space": space,
+            "demo": demo,
+            "kind": space.kind,
+            "metric": space.metric,
+            "mode": space.mode,
+            "architectures": archs,
+            "data_dir": index.root,
+            "class_name_pattern": opts.class_name_pattern,
+            "split_seed": 0,
+            "identity": index.identity,
+            "class_names": classes,
+            "train_images": len(index.indices("train")),
+            "validation_images": len(index.indices("validation")),
+            "test_images": len(index.indices("test")),
+            "working_size": working,
+            "weights_policy": opts.weights,
+            "weights": {},
+            "grouping_candidates": space.grouping_candidates(),
+            "grouping_files": grouping_files,
+            "auto_groupings": {label: k for label, k in autos},
+            "needs_probe": bool(autos) and not opts.groupings_from,
+            "groupings_from": opts.groupings_from,
+            "common_grouping_file": None,
+            "num_samples": space.budget.num_samples,
+            "max_epochs": space.budget.max_epochs,
+            "grace_period": min(space.budget.grace_period, space.budget.max_epochs),
+            "reduction_factor": space.budget.reduction_factor,
+            "patience": space.budget.patience,
+            "sampler": space.budget.sampler,
+            "probe_samples": space.budget.probe_samples,
+            # The space may give its probe more epochs than its search trials (a probe model must
+            # learn before its confusions are clustered); --max-epochs caps both.
+            "probe_epochs": min(space.budget.probe_epochs, opts.max_epochs) if opts.max_epochs else space.budget.probe_epochs,
+            "seed": opts.seed,
+            "gpus_per_trial": opts.gpus_per_trial,
+            "cpus_per_trial": opts.cpus_per_trial,
+            "max_concurrent": opts.max_concurrent,
+            "test_top": opts.test_top,
+            "mlflow_uri": opts.mlflow_uri,
+            # Workers on this machine use the driver's cache folder when one was chosen explicitly;
+            # otherwise each node uses its own default (~/.cache/tuner).
+            "cache_dir": os.environ.get("TUNER_CACHE_DIR") or None,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    )
 
 
-def size_resources(plan: dict[str, Any], cluster_cpus: float, cluster_gpus: float, node_max_gpus: float, node_max_cpus: float) -> None:
-    """Fill ``cpus_per_trial``, ``gpus_per_trial`` and ``max_concurrent`` so trials never deadlock.
+def fit_resources(
+    gpus: float | None,
+    cpus: float | None,
+    requested: int | None,
+    num_samples: int | None,
+    cluster_cpus: float,
+    cluster_gpus: float,
+    node_max_gpus: float,
+    node_max_cpus: float,
+) -> tuple[float, float, int]:
+    """``(gpus_per_trial, cpus_per_trial, max_concurrent)`` so trials never deadlock (pure).
 
     The trial actor itself holds no CPU (design.md 1a); each trial's one Train worker holds
     ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs, and at most as many trials run as
-    the cluster can hold at once.
+    the cluster can hold at once. ``None`` means "choose".
 
     Raises:
         ConfigError: more GPUs or CPUs per trial than any node has.
     """
-    gpus = plan.get("gpus_per_trial")
     if gpus is None:
         gpus = 1.0 if cluster_gpus >= 1 else 0.0
     if gpus > node_max_gpus:
@@ -306,12 +323,11 @@ def size_resources(plan: dict[str, Any], cluster_cpus: float, cluster_gpus: floa
             f"--gpus-per-trial {gpus:g} is more than any node of the cluster has ({node_max_gpus:g}); "
             f"use at most {node_max_gpus:g}" + ("" if node_max_gpus else " (this cluster has no GPU: use 0)")
         )
-    cpus = plan.get("cpus_per_trial")
     if cpus is None and not gpus:
         # On CPUs, trials share the cores: as many 1-CPU trials as there are cores, unless
         # fewer trials can run at once (a short search, --max-concurrent), which then get
         # the cores between them (TensorFlow uses them all for one trial).
-        at_once = min(x for x in (plan.get("num_samples"), plan.get("max_concurrent"), cluster_cpus) if x)
+        at_once = min(x for x in (num_samples, requested, cluster_cpus) if x)
         cpus = float(max(1, math.floor(node_max_cpus / max(1, at_once))))
     elif cpus is None:
         cpus = float(min(8, max(1, math.floor(node_max_cpus / max(node_max_gpus, 1) * gpus))))
@@ -321,11 +337,15 @@ def size_resources(plan: dict[str, Any], cluster_cpus: float, cluster_gpus: floa
     if gpus:
         fit = min(fit, int(cluster_gpus // gpus))
     fit = max(fit, 1)
-    requested = plan.get("max_concurrent")
-    plan["gpus_per_trial"] = float(gpus)
-    plan["cpus_per_trial"] = float(cpus)
-    plan["max_concurrent"] = min(int(requested), fit) if requested else fit
-    plan["cluster"] = {"cpus": cluster_cpus, "gpus": cluster_gpus}
+    return float(gpus), float(cpus), min(int(requested), fit) if requested else fit
+
+
+def size_resources(plan: Plan, cluster_cpus: float, cluster_gpus: float, node_max_gpus: float, node_max_cpus: float) -> Plan:
+    """``plan`` with its per-trial resources and concurrency chosen for this cluster (:func:`fit_resources`)."""
+    gpus, cpus, at_once = fit_resources(
+        plan.gpus_per_trial, plan.cpus_per_trial, plan.max_concurrent, plan.num_samples, cluster_cpus, cluster_gpus, node_max_gpus, node_max_cpus
+    )
+    return plan.evolve(gpus_per_trial=gpus, cpus_per_trial=cpus, max_concurrent=at_once, cluster=ClusterShape(cpus=cluster_cpus, gpus=cluster_gpus))
 
 
 def local_resources() -> tuple[float, float, float, float]:
@@ -335,40 +355,66 @@ def local_resources() -> tuple[float, float, float, float]:
     return cpus, gpus, gpus, cpus
 
 
-def save_plan(plan: dict[str, Any], run_dir: Path) -> None:
-    data = {k: v for k, v in plan.items() if not k.startswith("_")}
+def save_plan(plan: Plan, run_dir: Path) -> None:
     tmp = run_dir / f".{PLAN_FILE}.tmp"
-    tmp.write_text(json.dumps(data, indent=1))
+    tmp.write_text(plan.model_dump_json(indent=1))
     os.replace(tmp, run_dir / PLAN_FILE)
 
 
-def load_plan(run_dir: Path) -> dict[str, Any]:
+def load_plan(run_dir: Path) -> Plan:
+    """The plan of a run folder, for ``--resume``.
+
+    Raises:
+        ConfigError: not a run folder; a damaged ``run.json``; one of another schema (a run
+            of another tuner version): one line saying which.
+    """
+    from pydantic import ValidationError
+
     path = run_dir / PLAN_FILE
     if not run_dir.is_dir():
         raise ConfigError(f"--resume {str(run_dir)!r} does not exist; give a run directory (runs/<name>)")
     if not path.is_file():
         raise ConfigError(f"--resume {str(run_dir)!r} is not a run directory of tuner (no {PLAN_FILE}); give the folder a search wrote")
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except ValueError:
         raise ConfigError(f"{path} is damaged (not JSON); the run cannot be resumed") from None
+    version = data.get("schema_version", 0) if isinstance(data, dict) else None
+    if version != PLAN_SCHEMA:
+        written = data.get("tuner_version", "unknown") if isinstance(data, dict) else "unknown"
+        raise ConfigError(
+            f"{path} was written by tuner {written} (plan schema {version}); tuner {__version__} resumes plan schema {PLAN_SCHEMA} only: "
+            f"start a new run, or resume this one with tuner {written}"
+        )
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{path} is damaged ({where}: {first['msg']}); the run cannot be resumed") from None
 
 
-def stage_space(plan: dict[str, Any], stage: str) -> Any:
-    """The define-by-run function one stage samples from (the probe never groups classes)."""
+def stage_space(plan: Plan, stage: str) -> DefineByRun:
+    """The define-by-run function one stage of ``plan`` samples from."""
+    return define_by_run(plan.space, stage, random_weights=random_weight_architectures(plan), dropped=plan.dropped_groupings)
+
+
+def define_by_run(space: SearchSpace, stage: str, random_weights: Sequence[str] = (), dropped: Sequence[str] = ()) -> DefineByRun:
+    """The define-by-run function of ``space`` for a stage (the probe never groups classes),
+    without the ``dropped`` grouping candidates; ``random_weights``: architectures that start
+    from random weights (their freezing parameters are not searched)."""
     from tuner.search._sampling import DefineByRun
-    from tuner.search._space import Param, SearchSpace
+    from tuner.search._space import Param
 
-    space = SearchSpace.model_validate(plan["space"])
-    kept = [g for g in space.grouping_candidates() if g not in plan.get("dropped_groupings", [])]
+    kept = [g for g in space.grouping_candidates() if g not in dropped]
     if stage == "probe" or kept == ["none"]:
         space = space.model_copy(update={"params": {**space.params, "grouping": Param(fixed="none")}})
     elif len(kept) < len(space.grouping_candidates()):
         space = space.model_copy(update={"params": {**space.params, "grouping": Param(choice=tuple(kept))}})
-    return DefineByRun(space, random_weights=random_weight_architectures(plan))
+    return DefineByRun(space, random_weights=random_weights)
 
 
-def random_weights_note(plan: dict[str, Any]) -> str | None:
+def random_weights_note(plan: Plan) -> str | None:
     """One line on what architectures without pretrained weights train, or ``None``."""
     from tuner.search._sampling import random_init_values
     from tuner.zoo import get_spec
@@ -385,8 +431,8 @@ def random_weights_note(plan: dict[str, Any]) -> str | None:
     )
 
 
-def random_weight_architectures(plan: dict[str, Any]) -> list[str]:
+def random_weight_architectures(plan: Plan) -> list[str]:
     """Architectures of a finetune search that start from random weights (no ImageNet here)."""
-    if plan["kind"] != "finetune":
+    if plan.kind != "finetune":
         return []
-    return [a for a in plan["architectures"] if plan["weights"].get(a, "none") == "none"]
+    return [a for a in plan.architectures if plan.weights.get(a, "none") == "none"]

@@ -4,22 +4,23 @@ model that learned, and the common label space every trial is scored on."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tuner.errors import TunerError
 from tuner.search._console import say
+from tuner.search._contracts import Plan
 from tuner.search._plan import common_grouping
 
 __all__ = ["copy_groupings", "resolve_auto_groupings", "set_common_space"]
 
 
-def copy_groupings(run_dir: Path, plan: dict[str, Any]) -> None:
+def copy_groupings(run_dir: Path, plan: Plan) -> Plan:
     """Keep a copy of every named grouping in the run folder, so the run stays readable (and
     its models exportable) if the original file changes or the folder moves."""
     import shutil
 
     folder = run_dir / "groupings"
-    for label, path in list(plan["grouping_files"].items()):
+    files = dict(plan.grouping_files)
+    for label, path in plan.grouping_files.items():
         if not Path(path).is_file():
             continue
         folder.mkdir(exist_ok=True)
@@ -27,10 +28,11 @@ def copy_groupings(run_dir: Path, plan: dict[str, Any]) -> None:
         if target.exists():
             target = folder / f"{label}.yaml"
         shutil.copyfile(path, target)
-        plan["grouping_files"][label] = str(target)
+        files[label] = str(target)
+    return plan.evolve(grouping_files=files)
 
 
-def resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Path) -> None:
+def resolve_auto_groupings(run_dir: Path, plan: Plan, source_dir: Path) -> Plan:
     """Fix every ``auto:K`` candidate to one grouping file, from the best probe (or earlier) trial."""
     import numpy as np
 
@@ -52,35 +54,34 @@ def resolve_auto_groupings(run_dir: Path, plan: dict[str, Any], source_dir: Path
     if why:
         # Clustering a model at chance would merge random classes and score every grouped
         # trial on that noise: search without the auto candidates instead.
-        plan["dropped_groupings"] = sorted(plan["auto_groupings"])
+        dropped = sorted(plan.auto_groupings)
         say(
-            f"warning: {', '.join(plan['dropped_groupings'])} dropped: the best {'probe ' if source_dir == run_dir else ''}trial "
+            f"warning: {', '.join(dropped)} dropped: the best {'probe ' if source_dir == run_dir else ''}trial "
             f"{best['trial_id']} of {source_dir.name}: {why}. The search goes on without them; for groupings give the probe "
             f"more epochs (budget.probe_epochs) or more data, or use --groupings-from a run that learned",
             err=True,
         )
-        return
+        return plan.evolve(dropped_groupings=tuple(dropped))
     folder = run_dir / "groupings"
     folder.mkdir(exist_ok=True)
-    groupings = []
-    for label, k in plan["auto_groupings"].items():
+    files = dict(plan.grouping_files)
+    for label, k in plan.auto_groupings.items():
         name = "auto_" + safe_filename(label.split(":", 1)[1].replace("%", "pct"))
-        suggested = suggest_grouping(confusion, plan["class_names"], int(k), name=name)
+        suggested = suggest_grouping(confusion, list(plan.class_names), int(k), name=name)
         path = folder / f"{name}.yaml"
         path.write_text(grouping_yaml(suggested, f"trial {best['trial_id']} of {source_dir.name}"))
-        plan["grouping_files"][label] = str(path)
-        groupings.append(suggested.grouping)
-    plan["_auto_resolved"] = groupings
+        files[label] = str(path)
+    return plan.evolve(grouping_files=files)
 
 
-def set_common_space(run_dir: Path, plan: dict[str, Any]) -> None:
+def set_common_space(run_dir: Path, plan: Plan) -> Plan:
+    """``plan`` with its common label space (``None`` when no candidate merges classes)."""
     from tuner.data import load_grouping
 
-    groupings = [load_grouping(p) for p in plan["grouping_files"].values()]
-    common = common_grouping(plan["class_names"], groupings)
+    groupings = [load_grouping(p) for p in plan.grouping_files.values()]
+    common = common_grouping(list(plan.class_names), groupings)
     if common is None:
-        plan["common_grouping_file"] = None
-        return
+        return plan.evolve(common_grouping_file=None)
     import yaml
 
     folder = run_dir / "groupings"
@@ -91,4 +92,4 @@ def set_common_space(run_dir: Path, plan: dict[str, Any]) -> None:
         "# The common label space of this search: every grouping candidate maps into it, and\n"
         "# val_accuracy_common scores all trials on it, so merging classes alone cannot win.\n" + yaml.safe_dump(body, sort_keys=False)
     )
-    plan["common_grouping_file"] = str(path)
+    return plan.evolve(common_grouping_file=str(path))

@@ -9,24 +9,25 @@ from typing import Any, TextIO
 from tuner.leaderboard import FILENAME
 from tuner.search._board import test_scores, tune_storage
 from tuner.search._console import say
+from tuner.search._contracts import Plan, TrialConfig
 from tuner.search._rows import collect_rows
 
 __all__ = ["evaluate_top", "print_summary"]
 
 
-def evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
+def evaluate_top(run_dir: Path, plan: Plan) -> None:
     """Test-split scores of the best few search trials: the ones their workers computed, else
     their best checkpoints rebuilt in Ray tasks (TensorFlow there)."""
-    if not plan.get("test_images") or not plan.get("test_top"):
+    if not plan.test_images or not plan.test_top:
         return
     scores = test_scores(run_dir)
     rows = [
         r
-        for r in collect_rows(run_dir, plan["metric"], plan["mode"], storage_root=tune_storage(run_dir, plan)[1])
+        for r in collect_rows(run_dir, plan.metric, plan.mode, storage_root=tune_storage(run_dir, plan)[1])
         if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]
     ]
     todo = []
-    for row in rows[: plan["test_top"]]:
+    for row in rows[: plan.test_top]:
         if row["trial_id"] in scores:
             continue
         ended = _worker_test_scores(run_dir, row)
@@ -39,14 +40,14 @@ def evaluate_top(run_dir: Path, plan: dict[str, Any]) -> None:
     (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
 
 
-def _evaluate_in_ray(run_dir: Path, plan: dict[str, Any], todo: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def _evaluate_in_ray(run_dir: Path, plan: Plan, todo: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Rebuild each row's best checkpoint and score it on the test split, in Ray tasks."""
     import ray
 
     from tuner.search._trial import trial_config
 
-    @ray.remote(num_cpus=plan["cpus_per_trial"], num_gpus=plan["gpus_per_trial"] or 0)
-    def evaluate(cfg: dict[str, Any], checkpoint: str, remote: str | None) -> dict[str, float]:
+    @ray.remote(num_cpus=plan.cpus_per_trial or 1, num_gpus=plan.gpus_per_trial or 0)
+    def evaluate(cfg: TrialConfig, checkpoint: str, remote: str | None) -> dict[str, float]:
         import tempfile
 
         from tuner.search._worker import evaluate_checkpoint
@@ -61,8 +62,8 @@ def _evaluate_in_ray(run_dir: Path, plan: dict[str, Any], todo: list[dict[str, A
     refs = {}
     for row in todo:
         params = json.loads((run_dir / row["trial_dir"] / "params.json").read_text())
-        where = row["checkpoint_path"] if plan.get("remote") else str(run_dir / row["checkpoint_path"])
-        refs[row["trial_id"]] = evaluate.remote(trial_config(params, plan), where, plan.get("remote"))
+        where = row["checkpoint_path"] if plan.remote else str(run_dir / row["checkpoint_path"])
+        refs[row["trial_id"]] = evaluate.remote(trial_config(params, plan), where, plan.remote)
     scores = {}
     for trial_id, ref in refs.items():
         try:
@@ -86,7 +87,7 @@ def _worker_test_scores(run_dir: Path, row: dict[str, Any]) -> dict[str, float] 
     return {k: float(at_best[-1][k]) for k in ("test_accuracy", "test_accuracy_common") if at_best[-1].get(k) is not None}
 
 
-def print_summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any], out: TextIO) -> None:
+def print_summary(run_dir: Path, rows: list[dict[str, Any]], plan: Plan, out: TextIO) -> None:
     search = [r for r in rows if r["stage"] == "search"]
     statuses = {s: sum(1 for r in search if r["status"] == s) for s in ("completed", "stopped_early", "failed")}
     print(
@@ -106,7 +107,7 @@ def print_summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any
     )
     top = [r for r in search if r["objective"] is not None and r["status"] != "failed"][:5]
     if top:
-        metric = plan["metric"]
+        metric = plan.metric
         print(f"\ntop {len(top)} by {metric}:", file=out)
         print(
             f"  {'trial':<12} {'architecture':<16} {metric:>20} {'val_acc':>8} {'test_acc':>8} {'k':>3} {'lr':>9} {'optimizer':<13} {'grouping':<10} {'epochs':>6}  status",  # noqa: E501
@@ -120,7 +121,7 @@ def print_summary(run_dir: Path, rows: list[dict[str, Any]], plan: dict[str, Any
                 f"{r['grouping']!s:<10} {r['epochs_run']:>6}  {r['status']}",
                 file=out,
             )
-    n = len(plan["class_names"])
+    n = len(plan.class_names)
     fine = [r for r in rows if r["status"] != "failed" and r["n_classes"] == n and r["val_accuracy"] is not None]
     own = max(fine, key=lambda r: r["val_accuracy"]) if fine else None
     # Whenever the best model on the dataset's own labels is not the top row (a grouped trial

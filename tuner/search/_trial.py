@@ -16,45 +16,51 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tuner._run import FAILURE_FILE, journal_path
 from tuner.errors import FATAL_PREFIX, FatalTrialError, TrialFailed
+from tuner.search._contracts import Plan, TrialConfig
 
 __all__ = ["one_line", "trial_config", "tune_trial", "write_failure"]
 
 
-def trial_config(config: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
-    """The worker's config: the sampled parameters plus the plan's fixed values."""
-    arch = config["architecture"]
-    grouping = config.get("grouping", "none")
-    return {
-        **{k: v for k, v in config.items() if "." not in k},
-        "data_dir": plan["data_dir"],
-        "class_name_pattern": plan.get("class_name_pattern"),
-        "split_seed": plan.get("split_seed", 0),
-        "identity": plan["identity"],
-        "working_size": plan["working_size"],
-        "cache_dir": plan.get("cache_dir"),
-        "kind": plan["kind"],
-        "weights": plan["weights"].get(arch, "none"),
-        "grouping_file": plan["grouping_files"].get(grouping),
-        "common_grouping_file": plan.get("common_grouping_file"),
-        "max_epochs": plan["max_epochs"],
-        "patience": plan.get("patience"),
-        "metric": plan["metric"],
-        "mode": plan["mode"],
-        "seed": plan.get("seed", 0),
-        "mixed_precision": plan.get("mixed_precision", "auto"),
-        "cpus": plan["cpus_per_trial"],
+def trial_config(config: Mapping[str, Any], plan: Plan) -> TrialConfig:
+    """The worker's config: the sampled parameters plus the plan's fixed values.
+
+    ``config`` is what the searcher sampled (per-architecture names such as
+    ``unfrozen_blocks.resnet50`` are dropped: the plain name carries the value).
+    """
+    arch = str(config["architecture"])
+    grouping = str(config.get("grouping") or "none")
+    return TrialConfig(
+        params={k: v for k, v in config.items() if "." not in k and v is not None},
+        data_dir=plan.data_dir,
+        class_name_pattern=plan.class_name_pattern,
+        split_seed=plan.split_seed,
+        identity=plan.identity,
+        working_size=plan.working_size,
+        cache_dir=plan.cache_dir,
+        kind=plan.kind,
+        weights=plan.weights.get(arch, "none"),
+        grouping_file=plan.grouping_files.get(grouping),
+        common_grouping_file=plan.common_grouping_file,
+        max_epochs=plan.max_epochs,
+        patience=plan.patience,
+        metric=plan.metric,
+        mode=plan.mode,
+        seed=plan.seed,
+        mixed_precision=plan.mixed_precision,
+        cpus=plan.cpus_per_trial,
         # a trial that ends scores its best epoch on the test split (top rows show it)
-        "score_test": bool(plan.get("test_images") and plan.get("test_top")),
-    }
+        score_test="best" if plan.test_images and plan.test_top else "none",
+    )
 
 
-def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
-    """Run one trial: a Ray Train run with one worker holding the trial's GPUs.
+def tune_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -> None:
+    """Run one trial of ``stage``: a Ray Train run with one worker holding the trial's GPUs.
 
     A trial whose training ends in failure (NaN loss, out of memory, a worker that keeps
     crashing) writes ``failure.json`` into its trial folder and raises :class:`TrialFailed`.
@@ -72,22 +78,23 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
     context = ray.tune.get_context()
     trial_id = context.get_trial_id()
     trial_dir = context.get_trial_dir()
-    gpus = float(plan.get("gpus_per_trial", 0))
-    resources = {"CPU": float(plan["cpus_per_trial"])}
+    gpus = float(plan.gpus_per_trial or 0)
+    resources = {"CPU": float(plan.cpus_per_trial or 1)}
     if gpus:
         resources["GPU"] = gpus
-    train_fs, train_path = None, plan["train_storage"]
-    if plan.get("remote"):  # object storage: checkpoints go there from whichever node trains
+    train_fs, train_path = None, plan.train_storage
+    if plan.remote:  # object storage: checkpoints go there from whichever node trains
         from tuner._storage import open_uri
 
-        train_fs, train_path = open_uri(plan["train_storage"])
+        train_fs, train_path = open_uri(str(plan.train_storage))
     # The queue lives beside this actor (the head node) and dies with it: it holds no CPU, so
     # it never waits for resources the trials hold.
     here = ray.get_runtime_context().get_node_id()
     queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=False)})
     trainer = DataParallelTrainer(
         ray_train_loop,
-        train_loop_config=trial_config(config, plan),
+        # JSON across the process boundary; the worker validates it again (TrialConfig).
+        train_loop_config=trial_config(config, plan).model_dump(mode="json"),
         scaling_config=ray.train.ScalingConfig(num_workers=1, use_gpu=bool(gpus), resources_per_worker=resources),
         run_config=ray.train.RunConfig(  # type: ignore[call-arg]  # Train v2's RunConfig at runtime (RAY_TRAIN_V2_ENABLED)
             # A stable name per trial: a restored trial finds its own checkpoints.
@@ -95,8 +102,8 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
             storage_path=train_path,
             storage_filesystem=train_fs,
             callbacks=[RelayCallback(queue)],  # type: ignore[list-item]  # a Train v2 UserCallback
-            failure_config=ray.train.FailureConfig(max_failures=int(plan.get("worker_retries", 2))),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan["metric"], checkpoint_score_order=plan["mode"]),
+            failure_config=ray.train.FailureConfig(max_failures=int(plan.worker_retries)),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric, checkpoint_score_order=plan.mode),
             worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}},
             logging_config=ray.train.LoggingConfig(log_level="WARNING"),
         ),
@@ -119,7 +126,7 @@ def tune_trial(config: dict[str, Any], plan: dict[str, Any]) -> None:
         last.update(item)
         ray.tune.report(item)
 
-    relay(queue, fit_thread, journal_path(plan["run_dir"], plan["stage"], trial_id), report)
+    relay(queue, fit_thread, journal_path(run_dir, stage, trial_id), report)
     if "error" in outcome:
         raise outcome["error"]
     # A failure the worker itself reported (NaN loss, out of memory) is recorded here. Any

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 from tuner.errors import ConfigError
 from tuner.search._console import say
+from tuner.search._contracts import Plan
 
 __all__ = ["resolve_weights"]
 
@@ -25,29 +25,25 @@ print(json.dumps(_imagenet_available(sys.argv[1], int(sys.argv[2]))))
 """
 
 
-def resolve_weights(plan: dict[str, Any]) -> None:
+def resolve_weights(plan: Plan) -> Plan:
     """Turn ``--weights`` into what each architecture's trials use, before any trial starts.
 
-    ``auto`` and ``imagenet`` have to try loading the weights, which needs TensorFlow: that
+    Returns ``plan`` with ``weights`` filled. ``auto`` and ``imagenet`` have to try loading the weights, which needs TensorFlow: that
     runs in a short child process per architecture (in parallel), not in this driver, and
     before Ray starts, so a ``--weights imagenet`` that cannot be satisfied is one line.
     """
     import subprocess
 
-    policy = plan["weights_policy"]
-    if policy == "none" or plan["kind"] == "scratch":
-        plan["weights"] = {a: ("none" if policy in ("auto", "none", "imagenet") else policy) for a in plan["architectures"]}
-        return
+    policy = plan.weights_policy
+    if policy == "none" or plan.kind == "scratch":
+        return plan.evolve(weights={a: ("none" if policy in ("auto", "none", "imagenet") else policy) for a in plan.architectures})
     if policy not in ("auto", "imagenet"):
-        plan["weights"] = {a: policy for a in plan["architectures"]}
-        return
-    from tuner.search._space import SearchSpace
+        return plan.evolve(weights=dict.fromkeys(plan.architectures, policy))
     from tuner.zoo import get_spec
 
-    space = SearchSpace.model_validate(plan["space"])
-    size = space.param("input_size")
+    size = plan.space.param("input_size")
     checks = {}
-    for arch in plan["architectures"]:
+    for arch in plan.architectures:
         spec = get_spec(arch)
         value = (size.values() or ["default"])[0] if size is not None else "default"
         px = spec.default_input_size if value == "default" else max(int(value), spec.min_input_size)
@@ -69,4 +65,4 @@ def resolve_weights(plan: dict[str, Any]) -> None:
         else:
             say(f"warning: ImageNet weights for {arch} could not be had ({why[:120]}); its trials start from random weights", err=True)
             resolved[arch] = "none"
-    plan["weights"] = resolved
+    return plan.evolve(weights=resolved)

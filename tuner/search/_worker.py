@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from tuner._run import CONFUSION_FILE, WEIGHTS_FILE  # shared with the readers of a run
+from tuner.search._contracts import TrialConfig
 
 __all__ = ["common_accuracy", "evaluate_checkpoint", "label_spaces", "ray_train_loop", "run_training"]
 
@@ -98,11 +99,11 @@ def _better(value: float, best: float | None, mode: str) -> bool:
     return best is None or (value > best if mode == "max" else value < best)
 
 
-def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | None = None) -> dict[str, Any]:
+def run_training(cfg: TrialConfig, report: ReportFn, checkpoint_dir: str | None = None) -> dict[str, Any]:
     """Train one trial and report every epoch.
 
     Args:
-        cfg: The trial's resolved config (see ``tuner.search._trial.trial_config``).
+        cfg: The trial's config (``tuner.search._trial.trial_config``).
         report: ``report(metrics, checkpoint_dir)``; the directory is only valid during the call.
         checkpoint_dir: A checkpoint to resume from (weights, state), or ``None``.
 
@@ -138,45 +139,46 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
     )
     from tuner.zoo import build_model_for_trial, compile_model, scheduled_lr, set_unfrozen_blocks, setup_devices
 
-    devices = setup_devices(cfg.get("mixed_precision", "auto"), cpu_threads=cfg.get("cpus"))
+    devices = setup_devices(cfg.mixed_precision, cpu_threads=int(cfg.cpus) if cfg.cpus else None)
     node = _node_id()
-    seed = int(cfg.get("seed", 0))
+    seed = cfg.seed
     keras.utils.set_random_seed(seed)
-    index = index_dataset(cfg["data_dir"], cfg.get("class_name_pattern"), int(cfg.get("split_seed", 0)))
-    if index.identity != cfg["identity"]:
+    index = index_dataset(cfg.data_dir, cfg.class_name_pattern, cfg.split_seed)
+    if index.identity != cfg.identity:
         from tuner.errors import DataError
 
-        raise DataError(f"dataset {cfg['data_dir']} changed since the search started (identity {index.identity} != {cfg['identity']})")
-    cache = open_cache(index, int(cfg["working_size"]), cfg.get("cache_dir"))
-    remap, to_common = label_spaces(list(index.class_names), cfg.get("grouping_file"), cfg.get("common_grouping_file"))
+        raise DataError(f"dataset {cfg.data_dir} changed since the search started (identity {index.identity} != {cfg.identity})")
+    cache = open_cache(index, cfg.working_size, cfg.cache_dir)
+    remap, to_common = label_spaces(list(index.class_names), cfg.grouping_file, cfg.common_grouping_file)
     n = remap.num_classes
-    batch = int(cfg["batch_size"]) * devices.replicas
-    train_ds = make_dataset(index, cache, "train", batch, remap=remap, augmentation=AUGMENTATIONS[cfg.get("augment", "study")], shuffle=True, seed=seed)
+    batch = int(cfg.param("batch_size")) * devices.replicas
+    train_ds = make_dataset(index, cache, "train", batch, remap=remap, augmentation=AUGMENTATIONS[str(cfg.param("augment"))], shuffle=True, seed=seed)
     val_ds = make_dataset(index, cache, "validation", max(batch, 128), remap=remap)
     _, val_labels = split_arrays(index, cache, "validation", remap)
     train_images = len(split_arrays(index, cache, "train", remap)[0])
-    kind = cfg.get("kind", "finetune")
+    kind = cfg.kind
     try:
         with devices.strategy.scope():
-            built = build_model_for_trial(cfg, n, kind=kind, source_size=cache.size, weights=cfg.get("weights", "none"))
+            built = build_model_for_trial(cfg.params, n, kind=kind, source_size=cache.size, weights=cfg.weights)
     except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
         return _report_oom(report, exc, {"epoch": 0})
     if built.num_outputs > 1:
         aux = built.num_outputs - 1
         train_ds = train_ds.map(lambda x, y: (x, (y,) * (aux + 1)))
-    max_epochs = int(cfg["max_epochs"])
-    warmup = min(int(cfg.get("warmup_epochs", 0)), max_epochs) if kind == "finetune" else 0
-    target_k = int(cfg.get("unfrozen_blocks", 0)) if kind == "finetune" else 0
-    mode = cfg.get("mode", "max")
-    metric = cfg.get("metric", "val_accuracy_common")
-    patience = cfg.get("patience")
-    schedule = cfg.get("lr_schedule", "constant")
+    max_epochs = cfg.max_epochs
+    warmup = min(int(cfg.param("warmup_epochs")), max_epochs) if kind == "finetune" else 0
+    target_k = int(cfg.param("unfrozen_blocks")) if kind == "finetune" else 0
+    mode = cfg.mode
+    metric = cfg.metric
+    patience = cfg.patience
+    schedule = str(cfg.param("lr_schedule"))
+    lr = float(cfg.param("lr"))
     state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "since_best": 0, "train_seconds": 0.0}
     # Each new best epoch scores the test split too (one prediction pass, ~3% of an epoch),
     # so the top rows' test accuracy needs no model rebuilt from a checkpoint after the search,
     # whether the trial ends or ASHA stops it. Nothing selects on it. ``"every"`` scores every
     # epoch (bench/tabulate.py's learning-curve tables).
-    score_test = _split_scorer(index, cache, "test", remap, to_common) if cfg.get("score_test") else None
+    score_test = _split_scorer(index, cache, "test", remap, to_common) if cfg.score_test != "none" else None
     if checkpoint_dir:
         with open(os.path.join(checkpoint_dir, STATE_FILE)) as fh:
             state = json.load(fh)
@@ -188,7 +190,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
         with devices.strategy.scope():
             if kind == "finetune":
                 set_unfrozen_blocks(built, k)
-            compile_model(built, cfg["optimizer"], float(cfg["lr"]), float(cfg.get("backbone_lr_mult", 1.0)))
+            compile_model(built, str(cfg.param("optimizer")), lr, float(cfg.param("backbone_lr_mult")))
 
     trainable, total = 0, 0
 
@@ -196,7 +198,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
             if schedule != "constant":  # set before the epoch's first step; resumes mid-schedule too
-                self.model.optimizer.learning_rate.assign(scheduled_lr(schedule, float(cfg["lr"]), epoch, max_epochs))
+                self.model.optimizer.learning_rate.assign(scheduled_lr(schedule, lr, epoch, max_epochs))
 
         def on_epoch_end(self, epoch, logs=None):
             nonlocal last
@@ -239,7 +241,7 @@ def run_training(cfg: dict[str, Any], report: ReportFn, checkpoint_dir: str | No
                 "failure_reason": "",
             }
             best_now = state["best"] is not None and value == state["best"]
-            if score_test is not None and not nan and (best_now or cfg.get("score_test") == "every"):
+            if score_test is not None and not nan and (best_now or cfg.score_test == "every"):
                 metrics.update(score_test(self.model))  # ties too: rows keep the later epoch
             if nan:
                 metrics.update(finished=True, failure_reason="nan_loss")
@@ -285,8 +287,11 @@ def _report_oom(report: ReportFn, exc: BaseException, last: dict[str, Any]) -> d
     return metrics
 
 
-def ray_train_loop(cfg: dict[str, Any]) -> None:
-    """``train_loop_per_worker`` for ``TensorflowTrainer``: resume, train, report to Ray."""
+def ray_train_loop(config: dict[str, Any]) -> None:
+    """``train_loop_per_worker`` for ``TensorflowTrainer``: resume, train, report to Ray.
+
+    ``config`` is a :class:`TrialConfig` as JSON, validated here (the worker's boundary).
+    """
     import ray.train
 
     try:  # Ray Train logs every report (with all metrics) at INFO; the progress line says enough
@@ -311,6 +316,7 @@ def ray_train_loop(cfg: dict[str, Any]) -> None:
 
     from tuner.errors import FATAL_PREFIX, TunerError
 
+    cfg = TrialConfig.model_validate(config)
     try:
         if checkpoint is None:
             run_training(cfg, report)
@@ -323,7 +329,7 @@ def ray_train_loop(cfg: dict[str, Any]) -> None:
         report({"epoch": 0, "finished": True, "failure_reason": f"{FATAL_PREFIX}{exc}"}, None)
 
 
-def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "test") -> dict[str, float]:
+def evaluate_checkpoint(cfg: TrialConfig, checkpoint_dir: str, split: str = "test") -> dict[str, float]:
     """Score a trial's checkpoint on a split (the top trials' test accuracy)."""
     from tuner._quiet import import_tensorflow_quietly
 
@@ -334,10 +340,10 @@ def evaluate_checkpoint(cfg: dict[str, Any], checkpoint_dir: str, split: str = "
     from tuner.zoo import build_model_for_trial
 
     keras.mixed_precision.set_global_policy("float32")
-    index = index_dataset(cfg["data_dir"], cfg.get("class_name_pattern"), int(cfg.get("split_seed", 0)))
-    cache = open_cache(index, int(cfg["working_size"]), cfg.get("cache_dir"))
-    remap, to_common = label_spaces(list(index.class_names), cfg.get("grouping_file"), cfg.get("common_grouping_file"))
-    built = build_model_for_trial(cfg, remap.num_classes, kind=cfg.get("kind", "finetune"), source_size=cache.size)
+    index = index_dataset(cfg.data_dir, cfg.class_name_pattern, cfg.split_seed)
+    cache = open_cache(index, cfg.working_size, cfg.cache_dir)
+    remap, to_common = label_spaces(list(index.class_names), cfg.grouping_file, cfg.common_grouping_file)
+    built = build_model_for_trial(cfg.params, remap.num_classes, kind=cfg.kind, source_size=cache.size)
     built.model.load_weights(os.path.join(checkpoint_dir, WEIGHTS_FILE))
     return _split_scorer(index, cache, split, remap, to_common)(built.model)
 

@@ -1,0 +1,141 @@
+"""The typed contracts between the search's modules: the run plan and one trial's config.
+
+Both are frozen pydantic models (``extra="forbid"``) with a ``schema_version``. A change makes
+a new object (:meth:`Plan.evolve`), so no module edits another's plan in place. The plan is
+``RUN_DIR/run.json``; a ``run.json`` of another schema is refused in one line by
+``tuner.search._plan.load_plan``. A trial's config crosses into the Ray Train worker as JSON
+and is validated again there (:meth:`TrialConfig.model_validate`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from tuner._params import PARAM_DEFAULTS
+from tuner.search._space import SearchSpace
+
+__all__ = ["PLAN_SCHEMA", "TRIAL_SCHEMA", "ClusterShape", "Plan", "TrialConfig"]
+
+#: The run.json schema this tuner writes and reads.
+PLAN_SCHEMA: Literal[1] = 1
+#: The trial config schema (worker and driver of one version always agree; checked anyway).
+TRIAL_SCHEMA: Literal[1] = 1
+
+ParamValue = str | int | float
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ClusterShape(_Frozen):
+    """What the search's cluster held when the run started."""
+
+    cpus: float
+    gpus: float
+
+
+class Plan(_Frozen):
+    """Everything a search needs, resolved before any trial starts (``RUN_DIR/run.json``).
+
+    Built by ``tuner.search._plan.build_plan``; resources by ``size_resources``; weights,
+    grouping files and the common label space by the driver before the first trial.
+    """
+
+    schema_version: Literal[1] = PLAN_SCHEMA
+    tuner_version: str
+    name: str
+    space_source: str
+    space: SearchSpace
+    demo: bool = False
+    kind: Literal["finetune", "scratch"]
+    metric: str
+    mode: Literal["max", "min"]
+    architectures: tuple[str, ...]
+    # the dataset
+    data_dir: str
+    class_name_pattern: str | None = None
+    split_seed: int = 0
+    identity: str
+    class_names: tuple[str, ...]
+    train_images: int
+    validation_images: int
+    test_images: int
+    working_size: int
+    cache_dir: str | None = None
+    # weights: the --weights policy, then what each architecture uses (imagenet | none | a file)
+    weights_policy: str = "auto"
+    weights: dict[str, str] = {}
+    # groupings: candidate label -> grouping file; auto:K candidates -> K until resolved
+    grouping_candidates: tuple[str, ...] = ("none",)
+    grouping_files: dict[str, str] = {}
+    auto_groupings: dict[str, int] = {}
+    dropped_groupings: tuple[str, ...] = ()
+    needs_probe: bool = False
+    groupings_from: str | None = None
+    common_grouping_file: str | None = None
+    # budget
+    num_samples: int
+    max_epochs: int
+    grace_period: int
+    reduction_factor: float
+    patience: int | None = None
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    probe_samples: int
+    probe_epochs: int
+    seed: int = 0
+    # resources (None until size_resources)
+    gpus_per_trial: float | None = None
+    cpus_per_trial: float | None = None
+    max_concurrent: int | None = None
+    cluster: ClusterShape | None = None
+    worker_retries: int = 2  # Ray Train restarts of a crashed worker, from its last checkpoint
+    mixed_precision: Literal["auto", "on", "off"] = "auto"
+    # guards
+    stall_timeout: float | None = None
+    max_consecutive_failures: int = 5
+    # where things go
+    test_top: int = 3
+    mlflow_uri: str | None = None
+    remote: str | None = None
+    train_storage: str | None = None
+    started: str
+    ended: str | None = None
+
+    def evolve(self, **changes: Any) -> Plan:
+        """This plan with ``changes``, validated again."""
+        return type(self).model_validate({**dict(self), **changes})
+
+
+class TrialConfig(_Frozen):
+    """One trial's config: the sampled parameters plus what the worker needs from the plan."""
+
+    schema_version: Literal[1] = TRIAL_SCHEMA
+    #: The sampled parameters by name (``architecture`` and ``tuner._params``' names).
+    params: dict[str, ParamValue]
+    data_dir: str
+    class_name_pattern: str | None = None
+    split_seed: int = 0
+    identity: str
+    working_size: int
+    cache_dir: str | None = None
+    kind: Literal["finetune", "scratch"] = "finetune"
+    weights: str = "none"
+    grouping_file: str | None = None
+    common_grouping_file: str | None = None
+    max_epochs: int
+    patience: int | None = None
+    metric: str = "val_accuracy_common"
+    mode: Literal["max", "min"] = "max"
+    seed: int = 0
+    mixed_precision: Literal["auto", "on", "off"] = "auto"
+    cpus: float | None = None
+    #: Test-split scoring: ``best`` at each new best epoch (top rows), ``every`` epoch (tables).
+    score_test: Literal["none", "best", "every"] = "none"
+
+    def param(self, name: str) -> Any:
+        """A sampled parameter, or its registry default when the trial did not sample it."""
+        value = self.params.get(name)
+        return PARAM_DEFAULTS[name] if value is None else value
