@@ -15,6 +15,7 @@ import numpy as np
 
 from tuner.leaderboard import FILENAME, write_leaderboard
 from tuner.search import load_space
+from tuner.search._grid import sweep_info
 
 ARCHS = {"inception_v3": 11, "mobilenet_v2": 18, "resnet50": 16}
 GROUPINGS = {"none": 0, "auto_6": 6, "auto_4": 4}
@@ -92,6 +93,7 @@ def write_synthetic_run(
         "dataset": {"root": "/data/shop", "identity": "x" * 16, "classes": classes}, "metric": "val_accuracy_common",
         "mode": "max", "grouping_files": grouping_files, "common_grouping_file": None, "num_samples": n_trials,
         "max_epochs": max_epochs, "started": "2026-11-23T00:00:00Z", "ended": "2026-11-23T09:00:00Z",
+        "sweep": sweep_info(space),
     }  # fmt: skip
     write_leaderboard(run_dir / FILENAME, rows, meta)
     return run_dir

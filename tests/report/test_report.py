@@ -137,8 +137,11 @@ KNOWN_SPACE = {
 def _known_run(tmp_path, weights):
     """A probe trial and two search trials with known epochs, times and seconds."""
     from tuner.search import SearchSpace
+    from tuner.search._grid import sweep_info
 
-    space = SearchSpace.model_validate(KNOWN_SPACE).model_dump(mode="json")
+    known = SearchSpace.model_validate(KNOWN_SPACE)
+    space = known.model_dump(mode="json")
+    sweep = sweep_info(known, ["mobilenet_v2"] if weights == "none" else [])  # what the search writes
 
     def row(tid, stage, accs, start):
         hist = [{"epoch": e + 1, "val_accuracy": a, "time": start + 10.0 * (e + 1)} for e, a in enumerate(accs)]
@@ -150,8 +153,7 @@ def _known_run(tmp_path, weights):
         }  # fmt: skip
 
     rows = [row("p1", "probe", [0.3, 0.5], 0.0), row("s1", "search", [0.4, 0.8, 0.7, 0.6], 100.0), row("s2", "search", [0.5, 0.6], 105.0)]
-    write_leaderboard(tmp_path / FILENAME, rows, {"space": space, "max_epochs": 4, "metric": "val_accuracy", "mode": "max"})
-    (tmp_path / "run.json").write_text(json.dumps({"weights": {"mobilenet_v2": weights}}))
+    write_leaderboard(tmp_path / FILENAME, rows, {"space": space, "max_epochs": 4, "metric": "val_accuracy", "mode": "max", "sweep": sweep})
     return load_run(tmp_path)
 
 

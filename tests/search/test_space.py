@@ -3,17 +3,13 @@ and the fairness property of the common label space."""
 
 from __future__ import annotations
 
-import numpy as np
 import optuna
 import pytest
 
-from tuner.data import Grouping
 from tuner.errors import ConfigError
 from tuner.search._grid import grid_points
-from tuner.search._plan import common_grouping
 from tuner.search._sampling import DefineByRun
 from tuner.search._space import list_spaces, load_space
-from tuner.search._worker import common_accuracy
 from tuner.zoo import get_spec
 
 
@@ -95,34 +91,6 @@ def test_define_by_run_is_picklable_for_restore():
     fn = pickle.loads(pickle.dumps(DefineByRun(load_space("scratch"))))
     config = fn(optuna.create_study().ask())
     assert config["unfrozen_blocks"] == 0 and config["architecture"] in load_space("scratch").architectures
-
-
-def test_merging_classes_alone_never_raises_the_common_objective():
-    """For any model's predictions, scoring after merging classes by any candidate grouping
-    gives the same common-space accuracy as scoring the fine predictions: the objective can
-    only move when the model itself gets better."""
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        n = int(rng.integers(3, 12))
-        classes = [f"c{i}" for i in range(n)]
-        candidates = []
-        for _g in range(int(rng.integers(1, 4))):
-            members = rng.choice(n, size=int(rng.integers(2, n)), replace=False)
-            candidates.append(Grouping(f"g{_g}", {f"G{_g}": tuple(classes[i] for i in members)}))
-        common = common_grouping(classes, candidates)
-        fine_to_common = np.asarray(common.remap(classes).mapping)
-        confusion = rng.integers(0, 20, size=(n, n))
-        fine_score = common_accuracy(confusion, fine_to_common)
-        for g in candidates:
-            remap = g.remap(classes)
-            m = np.asarray(remap.mapping)
-            grouped = np.zeros((remap.num_classes, remap.num_classes), dtype=np.int64)
-            np.add.at(grouped, (m[:, None].repeat(n, 1), m[None, :].repeat(n, 0)), confusion)
-            to_common = np.zeros(remap.num_classes, dtype=np.int64)
-            to_common[m] = fine_to_common
-            assert common_accuracy(grouped, to_common) == pytest.approx(fine_score)
-            # Plain accuracy, by contrast, rises by merging alone: what the common space prevents.
-            assert np.trace(grouped) / grouped.sum() >= np.trace(confusion) / confusion.sum()
 
 
 @pytest.mark.parametrize("random_weights", [(), ("mobilenet_v2",)])

@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from tuner.search._plan import Options, build_plan
 from tuner.search._summary import print_summary
 
 
@@ -30,6 +31,7 @@ def _r(trial_id, stage, objective, val_accuracy, n_classes, grouping="none"):
 )
 def test_the_best_model_on_the_datasets_own_labels_is_named_when_it_is_not_the_top_row(tmp_path, rows, shown):
     out = io.StringIO()
-    print_summary(tmp_path, rows, {"metric": "val_accuracy_common", "class_names": [str(i) for i in range(10)]}, out)
+    plan = build_plan(Options(space="finetune")).evolve(metric="val_accuracy_common", class_names=tuple(str(i) for i in range(10)))
+    print_summary(tmp_path, rows, plan, out)
     lines = [line for line in out.getvalue().splitlines() if "best on all 10 classes" in line]
     assert lines == ([] if shown is None else [f"  best on all 10 classes (no grouping): {shown} at epoch 5"])

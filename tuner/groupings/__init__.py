@@ -1,5 +1,7 @@
-"""Grouping suggestions from confusion matrices (``python -m tuner.groupings suggest``)."""
+"""Class groupings: suggestions from confusion matrices (``python -m tuner.groupings suggest``)
+and the label spaces a search with groupings scores on."""
 
+from tuner.groupings._spaces import common_accuracy, common_grouping, label_spaces
 from tuner.groupings._suggest import (
     SuggestedGrouping,
     confusion_similarity,
@@ -9,4 +11,14 @@ from tuner.groupings._suggest import (
     why_not_learned,
 )
 
-__all__ = ["SuggestedGrouping", "confusion_similarity", "grouping_yaml", "learned_threshold", "suggest_grouping", "why_not_learned"]
+__all__ = [
+    "SuggestedGrouping",
+    "common_accuracy",
+    "common_grouping",
+    "confusion_similarity",
+    "grouping_yaml",
+    "label_spaces",
+    "learned_threshold",
+    "suggest_grouping",
+    "why_not_learned",
+]

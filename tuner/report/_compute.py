@@ -60,15 +60,16 @@ def _epochs_until(df: Any, moment: float) -> int | None:
     return count
 
 
-def get_compute_info(run: Run, continuous_levels: int = 3) -> ComputeInfo:
+def get_compute_info(run: Run) -> ComputeInfo:
     """Trial-epochs and device-hours spent in all and until the best epoch, and the cost of a
     one-factor-at-a-time sweep of the same space at full epochs.
 
     Device-hours are each trial's set-up plus training seconds (times its GPUs). "Until the
     best" counts every trial-epoch, of any trial or stage, that ended no later than the best
     trial's best epoch; its hours are the run's hours in that proportion. The sweep trains
-    each value of each varying parameter once per architecture (:func:`one_factor_runs`) for
-    ``max_epochs``, at this run's mean seconds per epoch plus its mean start-up per trial.
+    each value of each varying parameter once per architecture (the search records how many
+    trainings that is in the leaderboard's metadata, ``sweep``) for ``max_epochs``, at this
+    run's mean seconds per epoch plus its mean start-up per trial.
     """
     df = run.df
     if df.empty:
@@ -90,24 +91,12 @@ def get_compute_info(run: Run, continuous_levels: int = 3) -> ComputeInfo:
             to_best = _epochs_until(df, float(moment))
             if to_best is not None and epochs:
                 hours_to_best = hours * to_best / epochs
-    space_dict = run.meta.get("space") or (run.plan.get("space") if run.plan else None)
-    if not space_dict:
-        return ComputeInfo(
-            epochs, probe, hours, gpu, best_trial, best_value, to_best, hours_to_best, note="the run's space is not recorded; cannot size a sweep"
-        )
-    from tuner.search._grid import grid_size, one_factor_runs
-    from tuner.search._space import SearchSpace
-
-    space = SearchSpace.model_validate(space_dict)
-    weights = (run.plan or {}).get("weights") or {}
-    random_archs = [a for a in space.architectures if weights.get(a, "none") == "none"] if weights else []
-    runs = one_factor_runs(space, continuous_levels, random_archs)
-    _, continuous = grid_size(space, continuous_levels)
-    if random_archs and set(random_archs) == set(space.architectures) and space.kind == "finetune":
-        from tuner.search._sampling import random_init_values
-
-        continuous = [c for c in continuous if c not in random_init_values(0)]  # not swept for random weights
-    max_epochs = int(run.meta.get("max_epochs") or space.budget.max_epochs)
+    sweep = run.meta.get("sweep")
+    if not sweep or not run.meta.get("max_epochs"):
+        note = "the run does not record its one-factor sweep (a run of an older tuner); cannot size a sweep"
+        return ComputeInfo(epochs, probe, hours, gpu, best_trial, best_value, to_best, hours_to_best, note=note)
+    runs, continuous = int(sweep["one_factor_runs"]), list(sweep["continuous"])
+    max_epochs = int(run.meta["max_epochs"])
     trained = df[df["epochs_run"].fillna(0) > 0]
     spe = float(trained["train_seconds"].fillna(0).sum() / trained["epochs_run"].sum()) if not trained.empty else float("nan")
     mean_gpus = float(gpus.clip(lower=1.0)[trained.index].mean()) if gpus is not None and not trained.empty else 1.0
@@ -115,5 +104,5 @@ def get_compute_info(run: Run, continuous_levels: int = 3) -> ComputeInfo:
     sweep_hours = runs * (max_epochs * spe + setup) * mean_gpus / 3600.0 if math.isfinite(spe) else float("nan")
     return ComputeInfo(
         epochs, probe, hours, gpu, best_trial, best_value, to_best, hours_to_best,
-        runs, runs * max_epochs, sweep_hours, continuous, continuous_levels, space.budget.sampler == "grid",
+        runs, runs * max_epochs, sweep_hours, continuous, int(sweep["continuous_levels"]), bool(sweep["grid"]),
     )  # fmt: skip

@@ -13,6 +13,8 @@ from typing import Any
 from tuner._run import MLFLOW_FILE, OPTUNA_DB
 from tuner.leaderboard import FILENAME, write_leaderboard
 from tuner.search._contracts import Plan
+from tuner.search._grid import sweep_info
+from tuner.search._plan import random_weight_architectures
 from tuner.search._rows import TRACKED_FILE, collect_rows
 
 __all__ = ["local_checkpoint", "test_scores", "tune_storage", "write_run_leaderboard"]
@@ -35,6 +37,7 @@ def _metadata(plan: Plan, ended: str | None = None) -> dict[str, Any]:
         "working_size": plan.working_size,
         "started": plan.started,
         "ended": ended,
+        "sweep": sweep_info(plan.space, random_weight_architectures(plan)),
     }
 
 
@@ -123,7 +126,8 @@ def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: Plan) ->
         return
     import numpy as np
 
-    from tuner.search._worker import CONFUSION_FILE, common_accuracy, label_spaces
+    from tuner._run import CONFUSION_FILE
+    from tuner.groupings import common_accuracy, label_spaces
 
     _, to_common = label_spaces(list(plan.class_names), None, plan.common_grouping_file)
     for row in rows:

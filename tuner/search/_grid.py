@@ -10,7 +10,7 @@ from tuner.errors import ConfigError
 from tuner.search._sampling import random_init_values
 from tuner.search._space import DEFAULTS, PARAM_NAMES, SearchSpace, int_high
 
-__all__ = ["grid_points", "grid_size", "one_factor_runs"]
+__all__ = ["grid_points", "grid_size", "one_factor_runs", "sweep_info"]
 
 
 def _grid_axes(space: SearchSpace, arch: str, continuous_levels: int | None) -> dict[str, list[Any]]:
@@ -85,3 +85,15 @@ def grid_size(space: SearchSpace, continuous_levels: int = 3) -> tuple[int, list
         axes = _grid_axes(space, arch, continuous_levels)
         total += math.prod(len(v) for v in axes.values())
     return total, continuous
+
+
+def sweep_info(space: SearchSpace, random_weights: Sequence[str] = (), continuous_levels: int = 3) -> dict[str, Any]:
+    """What a one-factor-at-a-time sweep of ``space`` would train, for the report's compute
+    section (written into the leaderboard's metadata, so the report reads only the run folder):
+    ``one_factor_runs``, the ``continuous`` parameters counted at ``continuous_levels`` values,
+    and whether the search itself is the grid."""
+    runs = one_factor_runs(space, continuous_levels, random_weights)
+    _, continuous = grid_size(space, continuous_levels)
+    if random_weights and set(random_weights) == set(space.architectures) and space.kind == "finetune":
+        continuous = [c for c in continuous if c not in random_init_values(0)]  # not swept for random weights
+    return {"one_factor_runs": runs, "continuous": continuous, "continuous_levels": continuous_levels, "grid": space.budget.sampler == "grid"}

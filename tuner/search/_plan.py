@@ -30,7 +30,6 @@ __all__ = [
     "PLAN_FILE",
     "Options",
     "build_plan",
-    "common_grouping",
     "define_by_run",
     "fit_resources",
     "load_plan",
@@ -91,43 +90,6 @@ def _local_gpus() -> int:
     except (OSError, subprocess.SubprocessError):
         return 0
     return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
-
-
-def common_grouping(class_names: list[str], groupings: list[Any]):
-    """The common label space: the finest grouping every candidate maps into.
-
-    Classes merged by any candidate are merged here (connected components of all merges),
-    so each candidate's labels map to exactly one common label and merging classes alone
-    cannot raise common-space accuracy. ``None`` when no candidate merges anything.
-    """
-    from tuner.data import Grouping
-
-    parent = {c: c for c in class_names}
-
-    def find(c: str) -> str:
-        while parent[c] != c:
-            parent[c] = parent[parent[c]]
-            c = parent[c]
-        return c
-
-    for g in groupings:
-        for members in g.groups.values():
-            for other in members[1:]:
-                parent[find(other)] = find(members[0])
-    components: dict[str, list[str]] = {}
-    for c in class_names:
-        components.setdefault(find(c), []).append(c)
-    merged = [m for m in components.values() if len(m) > 1]
-    if not merged:
-        return None
-    taken = set(class_names)
-    groups = {}
-    for i, members in enumerate(sorted(merged, key=lambda m: class_names.index(m[0])), start=1):
-        name = f"common_{i}"
-        while name in taken:
-            name = f"_{name}"
-        groups[name] = tuple(members)
-    return Grouping(name="common", groups=groups)
 
 
 def estimate(plan: Plan) -> dict[str, float]:

@@ -8,7 +8,6 @@ from pathlib import Path
 from tuner.errors import TunerError
 from tuner.search._console import say
 from tuner.search._contracts import Plan
-from tuner.search._plan import common_grouping
 
 __all__ = ["copy_groupings", "resolve_auto_groupings", "set_common_space"]
 
@@ -77,6 +76,7 @@ def resolve_auto_groupings(run_dir: Path, plan: Plan, source_dir: Path) -> Plan:
 def set_common_space(run_dir: Path, plan: Plan) -> Plan:
     """``plan`` with its common label space (``None`` when no candidate merges classes)."""
     from tuner.data import load_grouping
+    from tuner.groupings import common_grouping
 
     groupings = [load_grouping(p) for p in plan.grouping_files.values()]
     common = common_grouping(list(plan.class_names), groupings)

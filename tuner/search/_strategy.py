@@ -35,6 +35,7 @@ class SearchPolicy:
         prior: The first trials are the conventional configurations of
             :func:`tuner.search._sampling.prior_points`, one per architecture.
         startup: TPE's random start-up trials as a fraction of ``num_samples`` (clamped to 2..10).
+        grace_period: ASHA's first rung in epochs; ``None``: the space's ``budget.grace_period``.
     """
 
     sampler: Literal["tpe", "random"] = "tpe"
@@ -42,6 +43,7 @@ class SearchPolicy:
     tell_pruned: bool = True
     prior: bool = True
     startup: float = 1 / 3
+    grace_period: int | None = None
 
     def with_(self, **changes: Any) -> SearchPolicy:
         return replace(self, **changes)
@@ -114,6 +116,6 @@ def make_scheduler(policy: SearchPolicy, *, max_epochs: int, grace_period: int, 
         # One past the last epoch: a trial that reaches max_epochs ends by itself, cleanly,
         # instead of being killed by Tune while its Train run shuts down.
         max_t=max_epochs + 1,
-        grace_period=min(grace_period, max_epochs),
+        grace_period=min(policy.grace_period or grace_period, max_epochs),
         reduction_factor=reduction_factor,
     )

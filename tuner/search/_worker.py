@@ -21,41 +21,16 @@ from typing import Any
 import numpy as np
 
 from tuner._run import CONFUSION_FILE, WEIGHTS_FILE  # shared with the readers of a run
+from tuner.groupings import common_accuracy, label_spaces
 from tuner.search._contracts import TrialConfig
 
-__all__ = ["common_accuracy", "evaluate_checkpoint", "label_spaces", "ray_train_loop", "run_training"]
+__all__ = ["evaluate_checkpoint", "ray_train_loop", "run_training"]
 
 _log = logging.getLogger("tuner.search")
 
 ReportFn = Callable[[dict[str, Any], "str | None"], None]
 
 STATE_FILE = "state.json"
-
-
-def label_spaces(class_names: list[str], grouping_file: str | None, common_file: str | None):
-    """The trial's label remap and the map from its labels to the common label space.
-
-    Returns:
-        ``(remap, to_common)``: ``remap`` maps fine classes to the trial's labels (``None``
-        for no grouping); ``to_common[trial_label]`` is the common-space label.
-    """
-    from tuner.data import Grouping, load_grouping
-
-    remap = load_grouping(grouping_file).remap(class_names) if grouping_file else Grouping.identity(class_names)
-    common = load_grouping(common_file).remap(class_names) if common_file else Grouping.identity(class_names)
-    to_common = np.zeros(remap.num_classes, dtype=np.int64)
-    for fine, label in enumerate(remap.mapping):
-        to_common[label] = common.mapping[fine]
-    return remap, to_common
-
-
-def common_accuracy(confusion: np.ndarray, to_common: np.ndarray) -> float:
-    """Accuracy after mapping labels and predictions to the common space (sums of blocks)."""
-    total = confusion.sum()
-    if not total:
-        return float("nan")
-    same = to_common[:, None] == to_common[None, :]
-    return float(confusion[same].sum() / total)
 
 
 def _scores(probs: np.ndarray, labels: np.ndarray, to_common: np.ndarray, n: int) -> tuple[dict[str, float], np.ndarray]:
