@@ -36,6 +36,11 @@ class SearchPolicy:
             :func:`tuner.search._sampling.prior_points`, one per architecture.
         startup: TPE's random start-up trials as a fraction of ``num_samples`` (clamped to 2..10).
         grace_period: ASHA's first rung in epochs; ``None``: the space's ``budget.grace_period``.
+        startup_cap: At most this many start-up trials.
+        multivariate: TPE models the parameters jointly (Optuna's ``multivariate=True, group=True``),
+            else one at a time.
+        constant_liar: TPE treats running trials as bad ones when it samples, so concurrent
+            suggestions spread out instead of repeating one another.
     """
 
     sampler: Literal["tpe", "random"] = "tpe"
@@ -44,6 +49,9 @@ class SearchPolicy:
     prior: bool = True
     startup: float = 1 / 3
     grace_period: int | None = None
+    startup_cap: int = 10
+    multivariate: bool = True
+    constant_liar: bool = False
 
     def with_(self, **changes: Any) -> SearchPolicy:
         return replace(self, **changes)
@@ -53,9 +61,9 @@ class SearchPolicy:
 DEFAULT_POLICY = SearchPolicy()
 
 
-def startup_trials(num_samples: int, fraction: float = 1 / 3) -> int:
-    """TPE's random start-up trials for a search of ``num_samples`` trials (2..10)."""
-    return max(2, min(10, int(num_samples * fraction)))
+def startup_trials(num_samples: int, fraction: float = 1 / 3, cap: int = 10) -> int:
+    """TPE's random start-up trials for a search of ``num_samples`` trials (2..``cap``)."""
+    return max(2, min(cap, int(num_samples * fraction)))
 
 
 def _tpe(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.BaseSampler:
@@ -65,9 +73,10 @@ def _tpe(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.B
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(
             seed=seed,
-            multivariate=True,
-            group=True,  # conditional parameters (per-architecture ranges)
-            n_startup_trials=startup_trials(num_samples, policy.startup),
+            multivariate=policy.multivariate,
+            group=policy.multivariate,  # conditional parameters (per-architecture ranges)
+            constant_liar=policy.constant_liar,
+            n_startup_trials=startup_trials(num_samples, policy.startup, policy.startup_cap),
         )
 
 
