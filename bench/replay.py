@@ -336,11 +336,11 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
         "+ pruned tell": tune(plain.with_(tell_pruned=True)),
         "+ prior": tune(plain.with_(prior=True)),
         "+ pruned tell + prior": tune(plain.with_(tell_pruned=True, prior=True)),
-        "+ pruned tell + prior, startup 1/6": tune(plain.with_(tell_pruned=True, prior=True, startup=1 / 6)),
-        "+ pruned tell + prior, grace 2": tune(plain.with_(tell_pruned=True, prior=True, grace_period=2)),
-        "+ pruned tell + prior, startup 30": tune(plain.with_(tell_pruned=True, prior=True, startup=1 / 4, startup_cap=30)),
-        "+ pruned tell + prior, constant liar": tune(plain.with_(tell_pruned=True, prior=True, constant_liar=True)),
-        "+ pruned tell + prior, independent TPE": tune(plain.with_(tell_pruned=True, prior=True, multivariate=False)),
+        "+ pruned tell + prior + startup 1/6": tune(plain.with_(tell_pruned=True, prior=True, startup=1 / 6)),
+        "+ pruned tell + prior + grace 2": tune(plain.with_(tell_pruned=True, prior=True, grace_period=2)),
+        "+ pruned tell + prior (startup 1/3 up to 10)": tune(plain.with_(tell_pruned=True, prior=True)),
+        "+ pruned tell + prior + constant liar": tune(plain.with_(tell_pruned=True, prior=True, constant_liar=True)),
+        "+ pruned tell + prior + independent TPE": tune(plain.with_(tell_pruned=True, prior=True, multivariate=False)),
     }
 
 
@@ -409,9 +409,9 @@ def _interval(xs: list[float]) -> tuple[float, float, float]:
 MAIN = 6
 #: KerasTuner's Bayesian oracle maximises its acquisition with 50 L-BFGS restarts on numerical
 #: gradients of a GP at every trial: ~4 s a trial on these 2 cores once it has 30 points, two
-#: minutes per replayed search at the 50% budget. It is replayed up to the 25% budget (the
-#: last one a target names) and at 2 concurrent trials.
-LIMITS = {"kt bayesian": (2, {2})}
+#: minutes per replayed search at the 50% budget. It is replayed up to the 10% budget (the
+#: one whose interval a target compares) and at 2 concurrent trials.
+LIMITS = {"kt bayesian": (1, {2})}
 
 
 def _cells(name: str, index: int, workers: int) -> int:
