@@ -554,6 +554,7 @@ def _cell(c: tuple[float, float, float, float, float] | None) -> str:
 
 def _plot(summary: dict[str, Any], names: list[str], workers: list[int], png: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -571,6 +572,12 @@ def _plot(summary: dict[str, Any], names: list[str], workers: list[int], png: Pa
             ax.fill_between(xs, [r[1] for _, r in row], [r[2] for _, r in row], alpha=0.12)
         ax.set_xscale("log")
         ax.set_xticks(x, [f"{v:g}%" for v in x])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        # The grid's early budgets are tens of points off: scale to the searches, say so.
+        others = [r for n, row in summary[key].items() if n != "grid" for r in row if r is not None]
+        if others:
+            ax.set_ylim(min(r[1] for r in others) - 0.3, max(r[2] for r in others) + 0.6)
+            ax.text(0.02, 0.97, "grid: off scale where not shown", transform=ax.transAxes, fontsize=7, va="top", color="grey")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("budget (share of the grid's trial-epochs)")
         ax.axhline(1.0, color="grey", ls=":", lw=0.8)
