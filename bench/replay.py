@@ -335,7 +335,6 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
         "tpe+asha (Ray's tell)": tune(plain),
         "+ pruned tell": tune(plain.with_(tell_pruned=True)),
         "+ prior": tune(plain.with_(prior=True)),
-        "+ pruned tell + prior": tune(plain.with_(tell_pruned=True, prior=True)),
         "+ pruned tell + prior + startup 1/6": tune(plain.with_(tell_pruned=True, prior=True, startup=1 / 6)),
         "+ pruned tell + prior + grace 2": tune(plain.with_(tell_pruned=True, prior=True, grace_period=2)),
         "+ pruned tell + prior (startup 1/3 up to 10)": tune(plain.with_(tell_pruned=True, prior=True)),
