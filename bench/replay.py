@@ -335,11 +335,20 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
         "tpe+asha (Ray's tell)": tune(plain),
         "+ pruned tell": tune(plain.with_(tell_pruned=True)),
         "+ prior": tune(plain.with_(prior=True)),
-        "+ pruned tell + prior + startup 1/6": tune(plain.with_(tell_pruned=True, prior=True, startup=1 / 6)),
-        "+ pruned tell + prior + grace 2": tune(plain.with_(tell_pruned=True, prior=True, grace_period=2)),
         "+ pruned tell + prior (startup 1/3 up to 10)": tune(plain.with_(tell_pruned=True, prior=True)),
         "+ pruned tell + prior + constant liar": tune(plain.with_(tell_pruned=True, prior=True, constant_liar=True)),
         "+ pruned tell + prior + independent TPE": tune(plain.with_(tell_pruned=True, prior=True, multivariate=False)),
+        # Candidates against the default (startup 1/4 up to 30, pruned tell, prior):
+        "default without the prior": tune(DEFAULT_POLICY.with_(prior=False)),
+        "default + grace 2": tune(DEFAULT_POLICY.with_(grace_period=2)),
+        "default + random 1/3": tune(DEFAULT_POLICY.with_(random_fraction=1 / 3)),
+        "default + random 1/3 + startup 1/8": tune(DEFAULT_POLICY.with_(random_fraction=1 / 3, startup=1 / 8)),
+        "default + random 1/2": tune(DEFAULT_POLICY.with_(random_fraction=1 / 2)),
+        "default + good share 1/4": tune(DEFAULT_POLICY.with_(good_share=1 / 4)),
+        "default + fresh": tune(DEFAULT_POLICY.with_(fresh=True)),
+        "default + fresh + startup 1/8": tune(DEFAULT_POLICY.with_(fresh=True, startup=1 / 8)),
+        "default + fresh + random 1/3": tune(DEFAULT_POLICY.with_(fresh=True, random_fraction=1 / 3)),
+        "default + fresh + grace 2": tune(DEFAULT_POLICY.with_(fresh=True, grace_period=2)),
     }
 
 

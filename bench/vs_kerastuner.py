@@ -16,7 +16,8 @@ interval over the seeds. Target: tuner's mean accuracy at least KerasTuner's, it
 time at most KerasTuner's.
 
     pip install -e '.[bench]'                            # keras-tuner
-    python bench/vs_kerastuner.py                        # mobilenet, 3 seeds
+    python bench/vs_kerastuner.py                        # mobilenet, 3 seeds, ASHA grace 2 (the product's default)
+    python bench/vs_kerastuner.py --grace 1 --only tuner # one side again, with another grace period
     python bench/vs_kerastuner.py --workload lenet --seeds 1
     python bench/vs_kerastuner.py --quick                # 4 trials x up to 4 epochs, one seed
 """
@@ -85,7 +86,7 @@ params:
   batch_size: {{fixed: {batch}}}
   input_size: {{fixed: {size}}}
   augment: {{fixed: none}}
-budget: {{num_samples: {trials}, max_epochs: {epochs}, grace_period: 1, reduction_factor: 3, patience: 3}}
+budget: {{num_samples: {trials}, max_epochs: {epochs}, grace_period: {grace}, reduction_factor: 3, patience: 3}}
 """
 
 
@@ -107,12 +108,12 @@ def keras_tuner_run(method: str, workload: str, trials: int, epochs: int, tmp: P
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def tuner_run(workload: str, trials: int, epochs: int, tmp: Path, seed: int) -> dict:
+def tuner_run(workload: str, trials: int, epochs: int, tmp: Path, seed: int, grace: int) -> dict:
     from tuner.leaderboard import read_leaderboard
 
     arch, size, batch = WORKLOADS[workload][:3]
     space = tmp / "space.yaml"
-    space.write_text(SPACE.format(trials=trials, epochs=epochs, arch=arch, size=size, batch=batch))
+    space.write_text(SPACE.format(trials=trials, epochs=epochs, arch=arch, size=size, batch=batch, grace=grace))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("RAY_ADDRESS", None)
     t0 = time.perf_counter()
@@ -144,6 +145,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="4 trials x up to 4 epochs, one seed")
     p.add_argument("--workload", choices=sorted(WORKLOADS), default="mobilenet")
     p.add_argument("--seeds", type=int, default=3, help="repetitions (seeds 0..N-1) of every method")
+    p.add_argument("--grace", type=int, default=2, help="ASHA's grace period (epochs) in tuner's space (default 2: the product's default)")
+    p.add_argument("--only", choices=["tuner", "kerastuner"], default=None, help="run one side only (a supplementary run; compare side by side without it)")
     args = p.parse_args()
     arch, size, batch, trials, epochs, what = WORKLOADS[args.workload]
     seeds = 1 if args.quick else args.seeds
@@ -158,22 +161,32 @@ def main() -> None:
     index = index_dataset(demo_dataset_dir())
     working = choose_working_size(index, size)
     open_cache(index, working)  # warm for everyone
-    runs: dict[str, list[dict]] = {"KerasTuner Hyperband": [], "KerasTuner Bayesian": [], "tuner (default search)": []}
+    ours_name = f"tuner (default, grace {args.grace})"
+    runs: dict[str, list[dict]] = {}
+    if args.only != "tuner":
+        runs.update({"KerasTuner Hyperband": [], "KerasTuner Bayesian": []})
+    if args.only != "kerastuner":
+        runs[ours_name] = []
     for seed in range(seeds):
         with tempfile.TemporaryDirectory() as tmp:
-            runs["KerasTuner Hyperband"].append(keras_tuner_run("hyperband", args.workload, trials, epochs, Path(tmp), working, seed))
-            runs["KerasTuner Bayesian"].append(keras_tuner_run("bayesian", args.workload, trials, epochs, Path(tmp), working, seed))
-            runs["tuner (default search)"].append(tuner_run(args.workload, trials, epochs, Path(tmp), seed))
+            if args.only != "tuner":
+                runs["KerasTuner Hyperband"].append(keras_tuner_run("hyperband", args.workload, trials, epochs, Path(tmp), working, seed))
+                runs["KerasTuner Bayesian"].append(keras_tuner_run("bayesian", args.workload, trials, epochs, Path(tmp), working, seed))
+            if args.only != "kerastuner":
+                runs[ours_name].append(tuner_run(args.workload, trials, epochs, Path(tmp), seed, args.grace))
         print(f"seed {seed}: " + "; ".join(f"{n}: {r[-1]['best']:.4f} in {r[-1]['wall']:.0f} s" for n, r in runs.items()), flush=True)
     print(f"{what} on the demo digits, lr x optimizer, up to {epochs} epochs per trial ({trials} trials for Bayesian and tuner), 2 CPU cores, {seeds} seed(s)")
-    print(f"tuner's trials: {_interval([r['epoch_s'] for r in runs['tuner (default search)']])} s per epoch (2 at a time)")
+    if ours_name in runs:
+        print(f"tuner's trials: {_interval([r['epoch_s'] for r in runs[ours_name]])} s per epoch (2 at a time)")
     print(f"{'method':<24} {'best val_acc (mean [95% CI])':>34} {'trials':>7} {'trial-epochs':>13} {'wall s (mean [95% CI])':>30}")
     for name, rs in runs.items():
         print(
             f"{name:<24} {_interval([r['best'] for r in rs]):>34} {sum(r['trials'] for r in rs) / len(rs):>7.1f} "
             f"{sum(r['trial_epochs'] for r in rs) / len(rs):>13.1f} {_interval([r['wall'] for r in rs]):>30}"
         )
-    ours = runs["tuner (default search)"]
+    if args.only:
+        return
+    ours = runs[ours_name]
     mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
     kt_best = max(mean(rs, "best") for n, rs in runs.items() if n.startswith("KerasTuner"))
     kt_wall = min(mean(rs, "wall") for n, rs in runs.items() if n.startswith("KerasTuner"))

@@ -118,3 +118,34 @@ def test_scheduler_settings():
     assert asha._max_t == 10  # one past the last epoch: a full trial ends by itself
     assert asha._brackets[0]._rungs[-1][0] == 9  # grace period capped at max_epochs
     assert isinstance(make_scheduler(DEFAULT_POLICY.with_(early_stopping=False), max_epochs=9, grace_period=2, reduction_factor=3), FIFOScheduler)
+
+
+def test_random_fraction_draws_every_kth_trial_at_random_and_the_rest_from_tpe():
+    """After TPE's start-up, a third of the trials (every third by number) are uniform draws:
+    the random sampler's values, not TPE's, even where TPE has narrowed to one corner."""
+    from tuner.search._samplers import ExploringSampler
+
+    policy = DEFAULT_POLICY.with_(random_fraction=1 / 3, startup=0.1, startup_cap=2)
+    sampler = make_sampler(policy, seed=0, num_samples=40)
+    assert isinstance(sampler, ExploringSampler)
+    study = optuna.create_study(sampler=sampler, direction="maximize")
+    # The best values are all at x near 0: TPE's trials concentrate there.
+    study.optimize(lambda t: -abs(t.suggest_float("x", 0.0, 1.0)), n_trials=60)
+    xs = [t.params["x"] for t in study.trials]
+    explored = [x for t, x in zip(study.trials, xs) if t.number % 3 == 2]
+    modelled = [x for t, x in zip(study.trials, xs) if t.number % 3 != 2 and t.number >= 10]
+    assert sum(explored) / len(explored) > 0.3  # uniform on [0, 1]: mean near 0.5
+    assert sum(modelled) / len(modelled) < 0.15  # TPE's: near the optimum
+    # reproducible from the seed, and picklable (Tune saves its searcher)
+    import pickle
+
+    again = optuna.create_study(sampler=pickle.loads(pickle.dumps(make_sampler(policy, seed=0, num_samples=40))), direction="maximize")
+    again.optimize(lambda t: -abs(t.suggest_float("x", 0.0, 1.0)), n_trials=60)
+    assert [t.params["x"] for t in again.trials] == xs
+
+
+def test_random_fraction_is_refused_below_every_second_trial():
+    from tuner.search._samplers import ExploringSampler
+
+    with pytest.raises(ValueError, match="every must be at least 2"):
+        ExploringSampler(optuna.samplers.TPESampler(), seed=0, every=1)

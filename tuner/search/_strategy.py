@@ -8,6 +8,7 @@ replay figures that chose it. Optuna and Ray are imported when a function here r
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,6 +42,13 @@ class SearchPolicy:
             else one at a time.
         constant_liar: TPE treats running trials as bad ones when it samples, so concurrent
             suggestions spread out instead of repeating one another.
+        random_fraction: After the start-up, this share of the trials is still drawn at random
+            (every ``round(1 / random_fraction)``-th; BOHB's random fraction), so a model that
+            narrowed in early keeps seeing the rest of the space.
+        fresh: A trial for which TPE proposes parameters an earlier trial already has (on a
+            discrete space, once it has narrowed in) is drawn at random instead.
+        good_share: TPE's share of the trials it models as "good" (its gamma); ``None``:
+            Optuna's default, a tenth of them up to 25.
     """
 
     sampler: Literal["tpe", "random"] = "tpe"
@@ -52,6 +60,9 @@ class SearchPolicy:
     startup_cap: int = 10
     multivariate: bool = True
     constant_liar: bool = False
+    random_fraction: float = 0.0
+    good_share: float | None = None
+    fresh: bool = False
 
     def with_(self, **changes: Any) -> SearchPolicy:
         return replace(self, **changes)
@@ -70,17 +81,28 @@ def startup_trials(num_samples: int, fraction: float = 1 / 3, cap: int = 10) -> 
 
 
 def _tpe(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.BaseSampler:
+    import functools
+
     import optuna
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if policy.good_share:  # gamma is deprecated since Optuna 4.9 (a replay candidate only)
+            warnings.simplefilter("ignore", FutureWarning)
         return optuna.samplers.TPESampler(
             seed=seed,
             multivariate=policy.multivariate,
             group=policy.multivariate,  # conditional parameters (per-architecture ranges)
             constant_liar=policy.constant_liar,
             n_startup_trials=startup_trials(num_samples, policy.startup, policy.startup_cap),
+            # partial of a module-level function: Tune pickles the searcher (a lambda would not).
+            **({"gamma": functools.partial(_good_trials, policy.good_share)} if policy.good_share else {}),
         )
+
+
+def _good_trials(share: float, n: int) -> int:
+    """TPE's gamma: how many of ``n`` trials it models as good (Optuna's default uses 0.1)."""
+    return min(math.ceil(share * n), 25)
 
 
 def _random(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.BaseSampler:
@@ -99,7 +121,13 @@ def make_sampler(policy: SearchPolicy, seed: int, num_samples: int) -> optuna.sa
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return SAMPLERS[policy.sampler](seed, num_samples, policy)
+    sampler = SAMPLERS[policy.sampler](seed, num_samples, policy)
+    if policy.sampler != "random" and (policy.random_fraction > 0 or policy.fresh):
+        from tuner.search._samplers import ExploringSampler
+
+        every = max(2, round(1 / policy.random_fraction)) if policy.random_fraction > 0 else None
+        sampler = ExploringSampler(sampler, seed=seed, every=every, fresh=policy.fresh)
+    return sampler
 
 
 def make_searcher(space_fn: DefineByRun, policy: SearchPolicy, *, seed: int, num_samples: int, max_epochs: int, mode: str) -> Any:
