@@ -149,3 +149,37 @@ def test_random_fraction_is_refused_below_every_second_trial():
 
     with pytest.raises(ValueError, match="every must be at least 2"):
         ExploringSampler(optuna.samplers.TPESampler(), seed=0, every=1)
+
+
+class _Narrowed(optuna.samplers.BaseSampler):
+    """A model that has narrowed in on one point: it proposes x = 0 every time."""
+
+    def infer_relative_search_space(self, study, trial):
+        return {"x": optuna.distributions.CategoricalDistribution(list(range(20)))}
+
+    def sample_relative(self, study, trial, search_space):
+        return {"x": 0} if search_space else {}
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return 0
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_fresh_draws_a_repeat_of_tried_values_at_random(fresh):
+    """A trial for which the model proposes values an earlier trial has is a random draw
+    instead (with ``fresh``); the model's own proposals pass through."""
+    from tuner.search._samplers import ExploringSampler
+
+    sampler = ExploringSampler(_Narrowed(), seed=0, fresh=fresh) if fresh else _Narrowed()
+    study = optuna.create_study(sampler=sampler, direction="maximize")
+    study.optimize(lambda t: -t.suggest_categorical("x", list(range(20))), n_trials=30)
+    xs = [t.params["x"] for t in study.trials]
+    assert xs[0] == 0
+    if fresh:
+        assert xs.count(0) <= 4 and len(set(xs)) >= 12  # uniform draws of 20 values after the first
+    else:
+        assert set(xs) == {0}
+    # the production path builds the same wrapper
+    from tuner.search._samplers import ExploringSampler as _E
+
+    assert isinstance(make_sampler(DEFAULT_POLICY.with_(fresh=True), seed=0, num_samples=40), _E)

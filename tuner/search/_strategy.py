@@ -96,7 +96,7 @@ def _tpe(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.B
             constant_liar=policy.constant_liar,
             n_startup_trials=startup_trials(num_samples, policy.startup, policy.startup_cap),
             # partial of a module-level function: Tune pickles the searcher (a lambda would not).
-            **({"gamma": functools.partial(_good_trials, policy.good_share)} if policy.good_share else {}),
+            gamma=functools.partial(_good_trials, policy.good_share) if policy.good_share else None,
         )
 
 
