@@ -146,12 +146,14 @@ def main() -> None:
     p.add_argument("--workload", choices=sorted(WORKLOADS), default="mobilenet")
     p.add_argument("--seeds", type=int, default=3, help="repetitions (seeds 0..N-1) of every method")
     p.add_argument("--grace", type=int, default=2, help="ASHA's grace period (epochs) in tuner's space (default 2: the product's default)")
+    p.add_argument("--trials", type=int, default=None, help="trials for tuner and KerasTuner's Bayesian search (default: the workload's)")
     p.add_argument("--only", choices=["tuner", "kerastuner"], default=None, help="run one side only (a supplementary run; compare side by side without it)")
     args = p.parse_args()
     arch, size, batch, trials, epochs, what = WORKLOADS[args.workload]
     seeds = 1 if args.quick else args.seeds
     if args.quick:
         trials, epochs = 4, 4
+    trials = args.trials or trials
     try:
         import keras_tuner  # noqa: F401
     except ImportError:
