@@ -291,6 +291,12 @@ class FailureGuard(Callback, Stopper):
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._in_a_row = 0
 
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if result.get("failure_reason"):  # the trial raises next: a verdict, not a crash to retry
+            from tuner.search._trial import no_retries
+
+            no_retries(trial)
+
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         return False
 

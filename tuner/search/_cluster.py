@@ -34,6 +34,11 @@ RAY_ENV = {
     # A trial restored by --resume whose Train run had already finished returns without a
     # new report in this process; Tune must not treat that as an error.
     "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",  # Tune's classic output honours verbose=0; tuner prints its own progress
+    # A reused (warm) trial actor waits this long for the previous trial's thread to end
+    # before the next trial starts in it; past it Tune aborts the *next* trial. Ending a
+    # stopped trial frees its model (Keras' clear_session and a garbage collection), which
+    # can pass Tune's 2 s default on a loaded machine.
+    "TUNE_FUNCTION_THREAD_TIMEOUT_S": "60",
 }
 
 

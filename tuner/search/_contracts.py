@@ -91,7 +91,10 @@ class Plan(_Frozen):
     cpus_per_trial: float | None = None
     max_concurrent: int | None = None
     cluster: ClusterShape | None = None
-    worker_retries: int = 2  # Ray Train restarts of a crashed worker, from its last checkpoint
+    worker_retries: int = 2  # restarts of a crashed trial process, from its last checkpoint
+    #: How a trial runs: ``auto`` is warm (in Tune's reused trial actor) for one device or
+    #: less, Ray Train for 2+ GPUs; ``warm`` / ``train`` force one (tests, benchmarks).
+    runner: Literal["auto", "warm", "train"] = "auto"
     mixed_precision: Literal["auto", "on", "off"] = "auto"
     # guards
     stall_timeout: float | None = None

@@ -18,7 +18,7 @@ from tuner._run import STOPPED_FILE
 from tuner._storage import join_uri
 from tuner.errors import ConfigError, FatalTrialError, SearchInterrupted, TunerError
 from tuner.search._board import tune_storage, write_run_leaderboard
-from tuner.search._cluster import HEAD_NODE_RESOURCE, RAY_ENV, check_remote_is_new, check_storage, cluster_shape, init_ray
+from tuner.search._cluster import RAY_ENV, check_remote_is_new, check_storage, cluster_shape, init_ray
 from tuner.search._console import LOG_FILE, Console, say, search_console
 from tuner.search._contracts import Plan
 from tuner.search._plan import load_plan, random_weights_note, save_plan, size_resources, stage_space
@@ -40,21 +40,15 @@ def trial_dirname(trial: Any) -> str:
 def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any] | None = None) -> None:
     from ray import tune
 
-    from tuner.search._trial import tune_trial
+    from tuner.search._trial import trial_resources, tune_trial, uses_train
 
     probe = stage == "probe"
     num_samples = plan.probe_samples if probe else plan.num_samples
     max_epochs = plan.probe_epochs if probe else plan.max_epochs
     # The probe trains on the dataset's own labels and scores them.
     stage_plan = plan.evolve(max_epochs=max_epochs, **({"grouping_files": {}, "common_grouping_file": None} if probe else {}))
-    trainable = tune.with_resources(
-        tune.with_parameters(tune_trial, plan=stage_plan, stage=stage, run_dir=str(run_dir)),
-        # The trial actor only drives Ray Train; its worker holds the CPUs/GPUs (design.md 1a).
-        # It (and the Train controller Ray attaches to its node) lives on the head node, so
-        # losing a GPU node (spot reclaim, crash) costs that node's workers only: Train
-        # restarts them elsewhere from the last checkpoint instead of the trial erroring.
-        {"CPU": 0, "memory": 1, HEAD_NODE_RESOURCE: 0.001},
-    )
+    train = uses_train(plan)
+    trainable = tune.with_resources(tune.with_parameters(tune_trial, plan=stage_plan, stage=stage, run_dir=str(run_dir)), trial_resources(plan))
     from tuner.search._callbacks import FailureGuard, LeaderboardCallback, ProgressCallback
     from tuner.search._placement import PlacementGroupReleaser
     from tuner.search._watchdog import StallWatchdog
@@ -66,7 +60,8 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
     stopped_file.unlink(missing_ok=True)  # a resumed stage starts afresh
     guard = FailureGuard(str(run_dir / stage), int(plan.max_consecutive_failures or 5))
     callbacks = [
-        PlacementGroupReleaser(),
+        # Only Ray Train's worker placement groups can leak; warm trials' are Tune's own.
+        *([PlacementGroupReleaser()] if train else []),
         watchdog,
         guard,
         LeaderboardCallback(str(run_dir), plan, stage),
@@ -110,6 +105,8 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
                 num_samples=num_samples,
                 # The grid's generator limits itself (Tune ignores this for it, with a warning).
                 max_concurrent_trials=None if kind == "grid" else plan.max_concurrent,
+                # Warm trials: the next trial runs in the process of one that ended.
+                reuse_actors=not train,
                 trial_dirname_creator=trial_dirname,
                 trial_name_creator=trial_dirname,
             ),
@@ -120,7 +117,13 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
                 callbacks=callbacks,
                 stop=guard,
                 verbose=0,
-                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                # A warm trial whose process crashed is restarted by Tune from its last
+                # checkpoint (Ray Train does that itself for its workers). A failure the
+                # trial reported (NaN, out of memory, a user error) or a stall is final: the
+                # FailureGuard and the watchdog take those trials' retries away.
+                failure_config=tune.FailureConfig(max_failures=0 if train else int(plan.worker_retries), fail_fast=False),
+                # Warm trials' checkpoints are Tune's: the best (by the metric) and the latest.
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric, checkpoint_score_order=plan.mode),
             ),
         )
     from tuner.search._interrupt import graceful_interrupt

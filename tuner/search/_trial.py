@@ -1,14 +1,22 @@
-"""The Tune function trial: one Ray Train run per trial (design.md section 1a).
+"""The Tune function trial: how one trial runs, in one of two ways.
 
-The run uses Ray Train V2's ``DataParallelTrainer``, the base of ``TensorflowTrainer``:
-``TensorflowTrainer`` only adds a backend that writes ``TF_CONFIG`` for multi-worker
-training, which a trial never uses (one worker holding N GPUs; Keras 3 breaks with several
-workers, keras#20585), and importing ``ray.train.tensorflow`` imports TensorFlow into the
-trial actor and the Train controller, ~3.4 s each per trial. With the base trainer only the
-worker process imports TensorFlow.
+- **Warm** (every trial that needs at most one device: CPU cores, one GPU or a fraction of
+  one): the trial trains in Tune's own trial actor, which holds the trial's CPUs/GPUs. Tune
+  reuses the actor for the next trial with the same resources (``reuse_actors``), so
+  trial after trial runs in a process that has TensorFlow imported and the image cache
+  mapped (``tuner.search._worker.warm``). Reports go through ``ray.tune.report`` from the
+  trial function's own thread, each with its checkpoint; a crashed process is replaced by
+  Tune, which restarts the trial from its last checkpoint (``FailureConfig.max_failures``).
+- **Ray Train** (2+ GPUs per trial): one Ray Train run with one worker holding the GPUs
+  (MirroredStrategy in the worker). It uses Ray Train V2's ``DataParallelTrainer``, the base
+  of ``TensorflowTrainer``: ``TensorflowTrainer`` only adds a backend that writes
+  ``TF_CONFIG`` for multi-worker training, which a trial never uses (Keras 3 breaks with
+  several workers, keras#20585), and importing ``ray.train.tensorflow`` imports TensorFlow
+  into the trial actor and the Train controller. Reports reach Tune through
+  ``tuner.search._relay`` (not Ray's ``TuneReportCallback``, whose end-of-trial race hung
+  searches); see that module for why it cannot deadlock.
 
-Reports reach Tune through ``tuner.search._relay`` (not Ray's ``TuneReportCallback``, whose
-end-of-trial race hung searches); see that module for why it cannot deadlock.
+``docs/architecture.md`` says how the two fit into a search.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from tuner._run import FAILURE_FILE, journal_path
 from tuner.errors import FATAL_PREFIX, FatalTrialError, TrialFailed
 from tuner.search._contracts import Plan, TrialConfig
 
-__all__ = ["one_line", "trial_config", "tune_trial", "write_failure"]
+__all__ = ["one_line", "trial_config", "no_retries", "trial_resources", "tune_trial", "uses_train", "write_failure"]
 
 
 def trial_config(config: Mapping[str, Any], plan: Plan) -> TrialConfig:
@@ -59,12 +67,114 @@ def trial_config(config: Mapping[str, Any], plan: Plan) -> TrialConfig:
     )
 
 
+def uses_train(plan: Plan) -> bool:
+    """Whether a trial of ``plan`` runs through Ray Train (2+ GPUs) rather than warm."""
+    if plan.runner != "auto":
+        return plan.runner == "train"
+    return float(plan.gpus_per_trial or 0) >= 2
+
+
+def trial_resources(plan: Plan) -> dict[str, float]:
+    """What Tune reserves for one trial's actor.
+
+    Warm: the trial's CPUs and GPUs themselves (the actor trains). Ray Train: nothing but a
+    sliver of the head node, since the Train worker reserves the CPUs/GPUs in its own
+    placement group, and an actor that held any CPU would not fit beside its worker on a
+    small machine. The trial actor (and the Train controller Ray attaches to its node) then
+    lives on the head node, so losing a GPU node costs that node's workers only: Train
+    restarts them elsewhere from the last checkpoint instead of the trial erroring.
+    """
+    from tuner.search._cluster import HEAD_NODE_RESOURCE
+
+    if uses_train(plan):
+        return {"CPU": 0, "memory": 1, HEAD_NODE_RESOURCE: 0.001}
+    resources = {"CPU": float(plan.cpus_per_trial or 1)}
+    if plan.gpus_per_trial:
+        resources["GPU"] = float(plan.gpus_per_trial)
+    return resources
+
+
 def tune_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -> None:
-    """Run one trial of ``stage``: a Ray Train run with one worker holding the trial's GPUs.
+    """Run one trial of ``stage``: warm in this actor, or through Ray Train (2+ GPUs).
 
     A trial whose training ends in failure (NaN loss, out of memory, a worker that keeps
-    crashing) writes ``failure.json`` into its trial folder and raises :class:`TrialFailed`.
+    crashing) writes ``failure.json`` into its trial folder and raises :class:`TrialFailed`;
+    a user error in the worker (the dataset changed) raises :class:`FatalTrialError`.
     """
+    if uses_train(plan):
+        _train_trial(config, plan, stage, run_dir)
+    else:
+        _warm_trial(config, plan, stage, run_dir)
+
+
+def _warm_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -> None:
+    """Train in this (reused) actor, reporting every epoch with its checkpoint to Tune."""
+    import ray.tune
+
+    from tuner.errors import TunerError
+    from tuner.search._worker import run_training, warm
+
+    context = ray.tune.get_context()
+    trial_id = context.get_trial_id()
+    trial_dir = context.get_trial_dir()
+    restored = ray.tune.get_checkpoint()
+    journal = journal_path(run_dir, stage, trial_id)
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    last: dict[str, Any] = {}
+    cfg = trial_config(config, plan)
+    with open(journal, "a") as fh, warm():
+
+        def report(metrics: dict[str, Any], directory: str | None) -> None:
+            item = {**metrics}
+            checkpoint = ray.tune.Checkpoint.from_directory(directory) if directory else None
+            if checkpoint is not None:
+                item["checkpoint_path"] = _next_checkpoint_path()
+            elif item.get("replayed") and restored is not None:
+                item["checkpoint_path"] = restored.path  # the stored checkpoint the replay comes from
+            if item.get("failure_reason"):
+                # No objective: ASHA and the searcher skip it, so the trial ends by the error
+                # raised below (its process is then discarded, never reused) and not by a stop.
+                item.pop("objective", None)
+            # Journaled before Tune sees it: a driver killed at any moment keeps every epoch.
+            fh.write(json.dumps(item, default=str) + "\n")
+            fh.flush()
+            last.clear()
+            last.update(item)
+            ray.tune.report(item, checkpoint=checkpoint)
+
+        try:
+            if restored is None:
+                run_training(cfg, report)
+            else:
+                with restored.as_directory() as d:
+                    run_training(cfg, report, d)
+        except TunerError as exc:
+            # A user error (the dataset changed on this node, say) fails every trial alike.
+            report({"epoch": 0, "finished": True, "failure_reason": f"{FATAL_PREFIX}{exc}"}, None)
+    _raise_failure(last, trial_dir, trial_id)
+
+
+def _next_checkpoint_path() -> str:
+    """Where Tune is about to persist the checkpoint of the report being made (its storage
+    path), so the journal and the leaderboard can name it before Tune has."""
+    from ray.train._internal.session import get_session
+    from ray.train._internal.storage import StorageContext
+
+    storage = get_session().storage
+    name = StorageContext._make_checkpoint_dir_name(storage.current_checkpoint_index + 1)
+    return f"{storage.trial_fs_path}/{name}"
+
+
+def _raise_failure(metrics: Mapping[str, Any], trial_dir: str, trial_id: str) -> None:
+    """A failure the training reported (NaN loss, out of memory, a user error) ends the trial."""
+    reason = str(metrics.get("failure_reason") or "")
+    if reason:
+        write_failure(trial_dir, trial_id, reason)
+        raise FatalTrialError(reason) if reason.startswith(FATAL_PREFIX) else TrialFailed(reason)
+
+
+def _train_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -> None:
+    """One Ray Train run with one worker holding the trial's GPUs."""
     import ray
     import ray.train
     import ray.tune
@@ -136,12 +246,21 @@ def tune_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -> 
     # The last report relayed, not result.metrics: Train's result carries the metrics of the
     # last *checkpoint*, and a failure (NaN loss, out of memory, a user error) has none.
     metrics = last or result.metrics or {}
-    reason = str(metrics.get("failure_reason") or "")
-    if not reason and result.error is not None:
+    if not metrics.get("failure_reason") and result.error is not None:
         raise TrialFailed(f"error: {one_line(result.error)}")
-    if reason:
-        write_failure(trial_dir, trial_id, reason)
-        raise FatalTrialError(reason) if reason.startswith(FATAL_PREFIX) else TrialFailed(reason)
+    _raise_failure(metrics, trial_dir, trial_id)
+
+
+def no_retries(trial: Any) -> None:
+    """Tune will not restart ``trial`` (a Tune ``Trial``, in the driver) when it errors next.
+
+    Tune retries an errored warm trial from its last checkpoint, which is right for a crashed
+    process and wrong for a verdict: a NaN loss, an out-of-memory error or a user error the
+    trial reported, or a stall the watchdog ended. Tune asks ``should_recover()`` before any
+    callback hears of the error, so this is set when the verdict is known: on the failure's
+    report, or before the watchdog kills the process.
+    """
+    trial.max_failures = 0
 
 
 def write_failure(trial_dir: str | Path, trial_id: str, reason: str) -> None:

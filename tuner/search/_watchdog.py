@@ -32,7 +32,8 @@ class StallWatchdog(Callback):
     its first report a trial builds its model, loads weights and may wait for the CPUs of a
     trial Tune is still ending: it gets the longest of ``FIRST_REPORT_FLOOR_S``, 3x the
     slowest first report seen and ``stall_timeout``. A stalled trial gets ``failure.json`` (reason ``stalled: no report for N s``)
-    and its actor is killed: Ray then ends its Train run, which frees the worker's CPUs/GPUs,
+    and its actor is killed: a warm trial's process dies with its CPUs/GPUs freed (Tune
+    starts a fresh one for the next trial); a Ray Train trial's run ends, freeing its worker's.
     Tune records the trial as errored and the search goes on.
     """
 
@@ -112,10 +113,11 @@ class StallWatchdog(Callback):
                 self._end(trial, silent[tid])
 
     def _end(self, trial, silence: float) -> None:
-        from tuner.search._trial import write_failure
+        from tuner.search._trial import no_retries, write_failure
 
         reason = f"stalled: no report for {silence:.0f} s"
         self.stalled[trial.trial_id] = reason
+        no_retries(trial)  # its process is killed below; Tune must not restart the trial
         if getattr(trial, "local_path", None):
             write_failure(trial.local_path, trial.trial_id, reason)
         say(f"trial {trial.trial_id} {reason} (limit {self.limit(trial.trial_id):.0f} s; --stall-timeout sets it): ending it as failed", err=True)
