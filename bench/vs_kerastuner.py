@@ -7,7 +7,7 @@ decoded by the same cache) and the same epoch budget per trial (KerasTuner's Bay
 and tuner stop a trial after 3 epochs without improvement). Each method runs as a user runs
 it: a fresh process from import to best result, timed whole, once per seed. KerasTuner runs
 its trials one after another in one process; tuner runs them on Ray (2 at a time on this
-2-core machine) with its default search.
+2-core machine, each in a warm process) with its default search.
 
 Workloads: ``mobilenet`` (default; MobileNetV2 at 32 px, 5+ s an epoch here, 8 trials x up
 to 8 epochs) and ``lenet`` (LeNet-5, 0.3 s an epoch, 12 x 12: where per-trial start-up
@@ -16,7 +16,7 @@ interval over the seeds. Target: tuner's mean accuracy at least KerasTuner's, it
 time at most KerasTuner's.
 
     pip install -e '.[bench]'                            # keras-tuner
-    python bench/vs_kerastuner.py                        # mobilenet, 3 seeds, ASHA grace 2 (the product's default)
+    python bench/vs_kerastuner.py                        # both workloads, 3 seeds, ASHA grace 2 (the product's default)
     python bench/vs_kerastuner.py --grace 1 --only tuner # one side again, with another grace period
     python bench/vs_kerastuner.py --workload lenet --seeds 1
     python bench/vs_kerastuner.py --quick                # 4 trials x up to 4 epochs, one seed
@@ -143,21 +143,28 @@ def _interval(xs: list[float]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="4 trials x up to 4 epochs, one seed")
-    p.add_argument("--workload", choices=sorted(WORKLOADS), default="mobilenet")
+    p.add_argument("--workload", choices=sorted(WORKLOADS), nargs="+", default=sorted(WORKLOADS), help="default: both, in one invocation")
     p.add_argument("--seeds", type=int, default=3, help="repetitions (seeds 0..N-1) of every method")
     p.add_argument("--grace", type=int, default=2, help="ASHA's grace period (epochs) in tuner's space (default 2: the product's default)")
     p.add_argument("--trials", type=int, default=None, help="trials for tuner and KerasTuner's Bayesian search (default: the workload's)")
     p.add_argument("--only", choices=["tuner", "kerastuner"], default=None, help="run one side only (a supplementary run; compare side by side without it)")
     args = p.parse_args()
-    arch, size, batch, trials, epochs, what = WORKLOADS[args.workload]
-    seeds = 1 if args.quick else args.seeds
-    if args.quick:
-        trials, epochs = 4, 4
-    trials = args.trials or trials
     try:
         import keras_tuner  # noqa: F401
     except ImportError:
         raise SystemExit("KerasTuner is not installed: pip install -e '.[bench]'") from None
+    verdicts = [compare(workload, args) for workload in args.workload]
+    if not args.only:
+        print("; ".join(verdicts))
+
+
+def compare(workload: str, args: argparse.Namespace) -> str:
+    """Every method on one workload, seed after seed; prints the table, returns the verdict."""
+    arch, size, batch, trials, epochs, what = WORKLOADS[workload]
+    seeds = 1 if args.quick else args.seeds
+    if args.quick:
+        trials, epochs = 4, 4
+    trials = args.trials or trials
     from tuner.data import choose_working_size, demo_dataset_dir, index_dataset, open_cache
 
     index = index_dataset(demo_dataset_dir())
@@ -172,12 +179,14 @@ def main() -> None:
     for seed in range(seeds):
         with tempfile.TemporaryDirectory() as tmp:
             if args.only != "tuner":
-                runs["KerasTuner Hyperband"].append(keras_tuner_run("hyperband", args.workload, trials, epochs, Path(tmp), working, seed))
-                runs["KerasTuner Bayesian"].append(keras_tuner_run("bayesian", args.workload, trials, epochs, Path(tmp), working, seed))
+                runs["KerasTuner Hyperband"].append(keras_tuner_run("hyperband", workload, trials, epochs, Path(tmp), working, seed))
+                runs["KerasTuner Bayesian"].append(keras_tuner_run("bayesian", workload, trials, epochs, Path(tmp), working, seed))
             if args.only != "kerastuner":
-                runs[ours_name].append(tuner_run(args.workload, trials, epochs, Path(tmp), seed, args.grace))
-        print(f"seed {seed}: " + "; ".join(f"{n}: {r[-1]['best']:.4f} in {r[-1]['wall']:.0f} s" for n, r in runs.items()), flush=True)
-    print(f"{what} on the demo digits, lr x optimizer, up to {epochs} epochs per trial ({trials} trials for Bayesian and tuner), 2 CPU cores, {seeds} seed(s)")
+                runs[ours_name].append(tuner_run(workload, trials, epochs, Path(tmp), seed, args.grace))
+        print(f"[{workload}] seed {seed}: " + "; ".join(f"{n}: {r[-1]['best']:.4f} in {r[-1]['wall']:.0f} s" for n, r in runs.items()), flush=True)
+    print(
+        f"\n{what} on the demo digits, lr x optimizer, up to {epochs} epochs per trial ({trials} trials for Bayesian and tuner), 2 CPU cores, {seeds} seed(s)"
+    )
     if ours_name in runs:
         print(f"tuner's trials: {_interval([r['epoch_s'] for r in runs[ours_name]])} s per epoch (2 at a time)")
     print(f"{'method':<24} {'best val_acc (mean [95% CI])':>34} {'trials':>7} {'trial-epochs':>13} {'wall s (mean [95% CI])':>30}")
@@ -187,16 +196,14 @@ def main() -> None:
             f"{sum(r['trial_epochs'] for r in rs) / len(rs):>13.1f} {_interval([r['wall'] for r in rs]):>30}"
         )
     if args.only:
-        return
+        return ""
     ours = runs[ours_name]
     mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
     kt_best = max(mean(rs, "best") for n, rs in runs.items() if n.startswith("KerasTuner"))
     kt_wall = min(mean(rs, "wall") for n, rs in runs.items() if n.startswith("KerasTuner"))
-    print(
-        f"mean accuracy >= KerasTuner's best mean ({kt_best:.4f}): {'met' if mean(ours, 'best') >= kt_best else 'NOT met'}; "
+    verdict = (
+        f"{workload}: mean accuracy >= KerasTuner's best mean ({kt_best:.4f}): {'met' if mean(ours, 'best') >= kt_best else 'NOT met'}, "
         f"mean wall time <= KerasTuner's fastest mean ({kt_wall:.0f} s): {'met' if mean(ours, 'wall') <= kt_wall else 'NOT met'}"
     )
-
-
-if __name__ == "__main__":
-    main()
+    print(verdict, flush=True)
+    return verdict

@@ -16,13 +16,30 @@ from typing import Any
 from tuner.errors import ConfigError, DataError
 from tuner.leaderboard import read_leaderboard
 
-__all__ = ["CONFUSION_FILE", "EPOCHS_DIR", "FAILURE_FILE", "MLFLOW_FILE", "OPTUNA_DB", "STOPPED_FILE", "WEIGHTS_FILE", "Run", "journal_path", "load_run"]
+__all__ = [
+    "CONFUSION_FILE",
+    "EPOCHS_DIR",
+    "FAILURE_FILE",
+    "MLFLOW_FILE",
+    "OPTUNA_DB",
+    "STATE_FILE",
+    "STOPPED_FILE",
+    "WEIGHTS_FILE",
+    "Run",
+    "journal_path",
+    "load_run",
+]
 
 # The checkpoint files a trial writes (tuner.search._worker imports them from here).
 CONFUSION_FILE = "confusion.npy"
 WEIGHTS_FILE = "model.weights.h5"
+#: The epoch, training state and metrics; written last, so its presence marks a whole checkpoint.
+STATE_FILE = "state.json"
 #: In a trial folder: why the trial failed (``{"reason": ...}``).
 FAILURE_FILE = "failure.json"
+#: In a trial folder: the errors Tune wrote (``error.txt``) of crashes the trial was restarted
+#: from; ``error.txt`` itself then means only an error that ended the trial.
+RECOVERED_FILE = "recovered_errors.txt"
 #: ``RUN_DIR/epochs/<stage>/<trial_id>.jsonl``: every report a trial made, one JSON line each,
 #: appended as it reaches Tune and kept across ``--resume`` (Tune's own ``result.json`` is
 #: rewritten when a trial is restored).

@@ -46,18 +46,21 @@ class SlowDriver(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         time.sleep(3.0)
 
-space, storage = sys.argv[1], sys.argv[2]
-plan = build_plan(Options(space=space, name="slow", storage=storage))
+space, storage, runner = sys.argv[1], sys.argv[2], sys.argv[3]
+plan = build_plan(Options(space=space, name="slow", storage=storage)).evolve(runner=runner)
 run_search(plan, Path(storage) / "slow", callbacks=[SlowDriver()])
 """
 
 
-def test_a_slow_driver_never_hangs_the_end_of_a_trial(ray_address, tmp_path):
+@pytest.mark.parametrize("runner", ["warm", "train"])
+def test_a_slow_driver_never_hangs_the_end_of_a_trial(ray_address, tmp_path, runner):
+    """Both ways a trial runs: warm (Tune's own function-trial reporting) and Ray Train (the
+    relay), the way trials holding 2+ GPUs run."""
     space = write_space(tmp_path, SPACE)
     storage = tmp_path / "runs"
     env = {**os.environ, "RAY_ADDRESS": ray_address, "RAY_AUTH_MODE": "token"}
     try:
-        done = subprocess.run([sys.executable, "-c", SLOW_DRIVER, space, str(storage)], env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run([sys.executable, "-c", SLOW_DRIVER, space, str(storage), runner], env=env, capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"the search hung: no end after 300 s (2 trials of 2 one-second epochs)\n{(exc.stdout or b'')[-2000:]!r}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -292,10 +292,27 @@ class FailureGuard(Callback, Stopper):
         self._in_a_row = 0
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        if result.get("failure_reason"):  # the trial raises next: a verdict, not a crash to retry
-            from tuner.search._trial import no_retries
+        reason = result.get("failure_reason")
+        if reason:  # the trial raises next: a verdict, not a crash to retry
+            from tuner.search._trial import no_retries, write_failure
 
             no_retries(trial)
+            if getattr(trial, "local_path", None):
+                write_failure(trial.local_path, trial.trial_id, str(reason))
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        """A warm trial's process died (a crash, an OOM kill, a lost node): Tune restarts the
+        trial from its newest checkpoint. Its ``error.txt`` moves aside, so that only an error
+        that ended a trial reads as its failure."""
+        from tuner._run import RECOVERED_FILE
+
+        folder = Path(getattr(trial, "local_path", None) or "")
+        error = folder / "error.txt"
+        if trial.local_path and error.is_file():
+            with open(folder / RECOVERED_FILE, "a") as fh:
+                fh.write(error.read_text())
+            error.unlink()
+        say(f"trial {trial.trial_id}: its process died; restarting it from its last checkpoint (restart {trial.num_failures} of {trial.max_failures})")
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         return False

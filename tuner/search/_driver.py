@@ -1,9 +1,10 @@
 """The search driver: Ray Tune over function trials, Optuna TPE, ASHA, the leaderboard.
 
-Follows design.md section 1a (verified on Ray 2.60): a trial actor that holds no CPU runs one
-``TensorflowTrainer.fit()``; concurrency is sized to the cluster; the dashboard runs (bound to
-localhost) so Ray Train can release the placement groups of trials ASHA stops; reporting
-latency is tuned with ``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S``. TensorFlow is never imported here.
+A trial that needs one device or less trains in its own (reused, warm) Tune trial actor; 2+
+GPUs train through Ray Train (``_trial``). Concurrency is sized to the cluster
+(``_plan.fit_resources``); the dashboard runs (bound to localhost) so Ray Train can release
+the placement groups of trials ASHA stops. TensorFlow is never imported here.
+``docs/architecture.md`` has the whole picture.
 """
 
 from __future__ import annotations
@@ -122,8 +123,6 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
                 # trial reported (NaN, out of memory, a user error) or a stall is final: the
                 # FailureGuard and the watchdog take those trials' retries away.
                 failure_config=tune.FailureConfig(max_failures=0 if train else int(plan.worker_retries), fail_fast=False),
-                # Warm trials' checkpoints are Tune's: the best (by the metric) and the latest.
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric, checkpoint_score_order=plan.mode),
             ),
         )
     from tuner.search._interrupt import graceful_interrupt

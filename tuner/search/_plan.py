@@ -271,9 +271,10 @@ def fit_resources(
 ) -> tuple[float, float, int]:
     """``(gpus_per_trial, cpus_per_trial, max_concurrent)`` so trials never deadlock (pure).
 
-    The trial actor itself holds no CPU (design.md 1a); each trial's one Train worker holds
-    ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs, and at most as many trials run as
-    the cluster can hold at once. ``None`` means "choose".
+    Each trial holds ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs (in its warm trial
+    actor, or in its Ray Train worker for 2+ GPUs, whose trial actor holds none:
+    ``tuner.search._trial.trial_resources``), and at most as many trials run as the cluster
+    can hold at once. ``None`` means "choose".
 
     Raises:
         ConfigError: more GPUs or CPUs per trial than any node has.

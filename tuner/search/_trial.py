@@ -108,16 +108,22 @@ def tune_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -> 
 
 
 def _warm_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -> None:
-    """Train in this (reused) actor, reporting every epoch with its checkpoint to Tune."""
+    """Train in this (reused) actor, reporting every epoch to Tune.
+
+    The trial keeps its own checkpoints in its storage folder (``_checkpoints``) and starts
+    from the newest one there: after a crash of its process (Tune restarts the trial) or of
+    the driver (``--resume``), whatever Tune's experiment state last recorded.
+    """
     import ray.tune
 
     from tuner.errors import TunerError
+    from tuner.search._checkpoints import TrialCheckpoints
     from tuner.search._worker import run_training, warm
 
-    context = ray.tune.get_context()
-    trial_id = context.get_trial_id()
-    trial_dir = context.get_trial_dir()
-    restored = ray.tune.get_checkpoint()
+    trial_id = ray.tune.get_context().get_trial_id()
+    fs, root = _storage(plan, run_dir)
+    checkpoints = TrialCheckpoints(f"{root}/{stage}/{trial_id}", plan.metric, plan.mode, fs)
+    resume = checkpoints.latest()
     journal = journal_path(run_dir, stage, trial_id)
     journal.parent.mkdir(parents=True, exist_ok=True)
     last: dict[str, Any] = {}
@@ -126,11 +132,10 @@ def _warm_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) ->
 
         def report(metrics: dict[str, Any], directory: str | None) -> None:
             item = {**metrics}
-            checkpoint = ray.tune.Checkpoint.from_directory(directory) if directory else None
-            if checkpoint is not None:
-                item["checkpoint_path"] = _next_checkpoint_path()
-            elif item.get("replayed") and restored is not None:
-                item["checkpoint_path"] = restored.path  # the stored checkpoint the replay comes from
+            if directory:
+                item["checkpoint_path"] = checkpoints.save(directory, int(metrics["epoch"]), metrics)
+            elif item.get("replayed") and resume:
+                item["checkpoint_path"] = resume  # the stored checkpoint the replay comes from
             if item.get("failure_reason"):
                 # No objective: ASHA and the searcher skip it, so the trial ends by the error
                 # raised below (its process is then discarded, never reused) and not by a stop.
@@ -140,36 +145,37 @@ def _warm_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) ->
             fh.flush()
             last.clear()
             last.update(item)
-            ray.tune.report(item, checkpoint=checkpoint)
+            ray.tune.report(item)
 
         try:
-            if restored is None:
+            if resume is None:
                 run_training(cfg, report)
             else:
-                with restored.as_directory() as d:
+                with checkpoints.local(resume) as d:
                     run_training(cfg, report, d)
         except TunerError as exc:
             # A user error (the dataset changed on this node, say) fails every trial alike.
             report({"epoch": 0, "finished": True, "failure_reason": f"{FATAL_PREFIX}{exc}"}, None)
-    _raise_failure(last, trial_dir, trial_id)
+    _raise_failure(last)
 
 
-def _next_checkpoint_path() -> str:
-    """Where Tune is about to persist the checkpoint of the report being made (its storage
-    path), so the journal and the leaderboard can name it before Tune has."""
-    from ray.train._internal.session import get_session
-    from ray.train._internal.storage import StorageContext
+def _storage(plan: Plan, run_dir: str) -> tuple[Any, str]:
+    """``(pyarrow filesystem or None, root)`` of the run's storage: its remote twin, or the run folder."""
+    if plan.remote:
+        from tuner._storage import open_uri
 
-    storage = get_session().storage
-    name = StorageContext._make_checkpoint_dir_name(storage.current_checkpoint_index + 1)
-    return f"{storage.trial_fs_path}/{name}"
+        return open_uri(plan.remote)
+    return None, run_dir
 
 
-def _raise_failure(metrics: Mapping[str, Any], trial_dir: str, trial_id: str) -> None:
-    """A failure the training reported (NaN loss, out of memory, a user error) ends the trial."""
+def _raise_failure(metrics: Mapping[str, Any]) -> None:
+    """A failure the training reported (NaN loss, out of memory, a user error) ends the trial.
+
+    Its ``failure.json`` is written by the driver when the report arrives (``FailureGuard``):
+    the driver's copy of the trial folder is the one the leaderboard reads.
+    """
     reason = str(metrics.get("failure_reason") or "")
     if reason:
-        write_failure(trial_dir, trial_id, reason)
         raise FatalTrialError(reason) if reason.startswith(FATAL_PREFIX) else TrialFailed(reason)
 
 
@@ -187,7 +193,6 @@ def _train_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -
 
     context = ray.tune.get_context()
     trial_id = context.get_trial_id()
-    trial_dir = context.get_trial_dir()
     gpus = float(plan.gpus_per_trial or 0)
     resources = {"CPU": float(plan.cpus_per_trial or 1)}
     if gpus:
@@ -248,7 +253,7 @@ def _train_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -
     metrics = last or result.metrics or {}
     if not metrics.get("failure_reason") and result.error is not None:
         raise TrialFailed(f"error: {one_line(result.error)}")
-    _raise_failure(metrics, trial_dir, trial_id)
+    _raise_failure(metrics)
 
 
 def no_retries(trial: Any) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tuner._run import CONFUSION_FILE, WEIGHTS_FILE  # shared with the readers of a run
+from tuner._run import CONFUSION_FILE, STATE_FILE, WEIGHTS_FILE  # shared with the readers of a run
 from tuner.groupings import common_accuracy, label_spaces
 from tuner.search._contracts import TrialConfig
 
@@ -31,8 +31,6 @@ __all__ = ["evaluate_checkpoint", "ray_train_loop", "run_training", "warm"]
 _log = logging.getLogger("tuner.search")
 
 ReportFn = Callable[[dict[str, Any], "str | None"], None]
-
-STATE_FILE = "state.json"
 
 
 @contextlib.contextmanager
@@ -78,6 +76,17 @@ def _scores(probs: np.ndarray, labels: np.ndarray, to_common: np.ndarray, n: int
 def _predict(model, ds) -> np.ndarray:
     out = model.predict(ds.map(lambda x, y: x), verbose=0)
     return np.asarray(out[0] if isinstance(out, (list, tuple)) else out, dtype=np.float64)
+
+
+def _memory_mb() -> float:
+    """This process's resident memory in MiB (Linux), else its peak so far."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _node_id() -> str:
@@ -198,6 +207,7 @@ def run_training(cfg: TrialConfig, report: ReportFn, checkpoint_dir: str | None 
     class _Epoch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
+            self._wall = time.time()
             if schedule != "constant":  # set before the epoch's first step; resumes mid-schedule too
                 self.model.optimizer.learning_rate.assign(scheduled_lr(schedule, lr, epoch, max_epochs))
 
@@ -239,6 +249,8 @@ def run_training(cfg: TrialConfig, report: ReportFn, checkpoint_dir: str | None 
                 "node": node,
                 "pid": os.getpid(),  # the training process (a warm one trains many trials)
                 "time": time.time(),  # wall clock at the epoch's end: the report's compute-to-best
+                "epoch_start": self._wall,  # and at its start (bench/trial_overhead.py)
+                "memory_mb": _memory_mb(),
                 "finished": False,
                 "failure_reason": "",
             }
