@@ -57,27 +57,41 @@ def test_trials_reuse_a_warm_process_unless_one_failed(ray_address, tmp_path):
     assert resources_free(60)
 
 
-def test_a_warm_trial_releases_its_model(tmp_path):
-    """After ``warm()``, no Keras model of the trial is alive in the process (fails without
-    its ``clear_session``: Keras' global state keeps every model built)."""
+def _models_alive() -> list:
+    """Keras models still in this process after a few collections (tf.data's and TensorFlow's
+    threads may hold a frame for a moment after a trial: a leak is what stays)."""
     import gc
     import time
 
     import keras
 
+    for _ in range(10):
+        gc.collect()
+        alive = [o for o in gc.get_objects() if isinstance(o, keras.Model)]
+        if not alive:
+            return []
+        time.sleep(0.5)
+    return [f"{type(r).__name__}: {str(r)[:200]}" for o in alive for r in gc.get_referrers(o) if r is not alive]
+
+
+def test_a_warm_trial_releases_its_model_however_it_ends(tmp_path):
+    """After ``warm()``, no Keras model of the trial is alive in the process, whether it ended
+    normally or Tune stopped it (``SystemExit`` in its report, as ASHA's stop arrives), and
+    the stop reaches Tune. Fails without ``warm()``'s clean-up: Keras' global state keeps
+    every model built."""
     from tests.search.test_faults import _demo_config
     from tuner.search._worker import run_training, warm
 
     for _ in range(2):
         with warm():
             run_training(_demo_config(), lambda m, d: None)
-        # tf.data's and TensorFlow's threads may hold a frame for a moment after the trial: a
-        # leak is what is still there after a few collections.
-        for _ in range(10):
-            gc.collect()
-            alive = [o for o in gc.get_objects() if isinstance(o, keras.Model)]
-            if not alive:
-                break
-            time.sleep(0.5)
-        held = [f"{type(r).__name__}: {str(r)[:200]}" for o in alive for r in gc.get_referrers(o) if r is not alive]
-        assert not alive, held
+        assert not _models_alive()
+
+    def stop(metrics, directory):
+        raise SystemExit(0)
+
+    with pytest.raises(SystemExit) as stopped, warm():
+        run_training(_demo_config(), stop)
+    assert stopped.value.code == 0
+    del stopped
+    assert not _models_alive()

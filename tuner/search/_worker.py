@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -37,24 +36,32 @@ ReportFn = Callable[[dict[str, Any], "str | None"], None]
 def warm() -> Iterator[None]:
     """One trial in a process that trains trial after trial (Tune's reused trial actor).
 
-    Keras' state is cleared before the trial and the trial's model, optimizer and traced
-    functions are released after it, however it ended: normally, by an error, or by Tune
-    stopping it (``SystemExit`` raised in its report). The second clearing before the next
-    trial frees what a stopped trial's traceback still held. TensorFlow, the imported
-    modules and the memory-mapped image cache stay: that is what makes the next trial warm.
+    After the trial, however it ended (normally, or stopped by Tune: ``SystemExit`` raised in
+    its report), Keras' state is cleared and its model, optimizer and traced functions are
+    freed, once the trial's frames are gone: a stop is re-raised as a fresh ``SystemExit``,
+    since the caught one's traceback still holds them. What survives is long-lived
+    (TensorFlow's modules and state, the memory-mapped image cache: what makes the next trial
+    warm) and is frozen out of later garbage collections, so each trial's clean-up scans that
+    trial's objects only. A trial that raised anything else leaves its process to be discarded
+    (Tune never reuses the actor of an errored trial).
     """
-    _release()
+    stop: SystemExit | None = None
     try:
         yield
-    finally:
-        _release()
+    except SystemExit as exc:
+        stop = SystemExit(exc.code)
+    _release()
+    if stop is not None:
+        raise stop
 
 
 def _release() -> None:
-    if "keras" in sys.modules:  # before the process's first trial there is nothing to free
-        import keras
+    import gc
 
-        keras.backend.clear_session(free_memory=True)
+    import keras
+
+    keras.backend.clear_session(free_memory=True)
+    gc.freeze()
 
 
 def _scores(probs: np.ndarray, labels: np.ndarray, to_common: np.ndarray, n: int) -> tuple[dict[str, float], np.ndarray]:
