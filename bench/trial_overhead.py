@@ -157,7 +157,10 @@ def through_tuner(model: str, n: int, epochs: int, tmp: Path, i: int) -> tuple[f
         outside = (epochs_[0]["epoch_start"] - start) + (end - epochs_[-1]["time"])
         last = epochs_[-1]
         best = max(e["val_accuracy"] for e in epochs_)
-        trials.append({"outside": outside, "val_accuracy": best, "memory_mb": last["memory_mb"], "pid": last["pid"]})
+        gaps = [b["epoch_start"] - a["time"] for a, b in zip(epochs_, epochs_[1:])]
+        trials.append(
+            {"outside": outside, "val_accuracy": best, "memory_mb": last["memory_mb"], "pid": last["pid"], "start": start, "end": end, "epoch_gaps": gaps}
+        )
     return wall, trials
 
 

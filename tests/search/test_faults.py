@@ -72,7 +72,8 @@ def _epochs(trial_dir: Path) -> list[int]:
     path = trial_dir / "result.json"
     if not path.is_file():
         return []
-    return [json.loads(line)["epoch"] for line in path.read_text().splitlines() if line.strip()]
+    reports = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r["epoch"] for r in reports if not r.get("replayed")]  # a replay says a stored epoch again
 
 
 DRIVER_SPACE = """

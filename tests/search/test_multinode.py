@@ -46,7 +46,7 @@ def _epochs(trial_dir) -> list[tuple[int, str]]:
             r = json.loads(line)
         except ValueError:
             continue
-        if "epoch" in r:
+        if "epoch" in r and not r.get("replayed"):  # a replay says a stored epoch again
             out.append((int(r["epoch"]), str(r.get("node"))))
     return out
 

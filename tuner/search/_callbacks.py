@@ -23,6 +23,7 @@ _log = logging.getLogger("tuner.search")
 
 __all__ = [
     "RUNNING_NOW",
+    "EpochJournal",
     "FailureGuard",
     "LeaderboardCallback",
     "ProgressCallback",
@@ -34,6 +35,31 @@ __all__ = [
 #: trials a Ctrl+C stopped (a restored callback is another object than the driver's, hence a
 #: module-level record).
 RUNNING_NOW: dict[tuple[str, str], set[str]] = {}
+
+
+class EpochJournal(Callback):
+    """Appends every report a trial makes to ``RUN_DIR/epochs/<stage>/<trial>.jsonl`` as it
+    reaches the driver, before Tune records it in its experiment state (every few seconds).
+
+    Tune's ``result.json`` is rewritten when a trial is restored, so this is what keeps every
+    epoch across a killed driver and ``--resume``. An epoch whose report was lost with the
+    driver (sent, not yet received) is not lost: its checkpoint was written before the
+    report, and the resumed trial reports it again (``replayed``) before training on.
+    """
+
+    def __init__(self, run_dir: str, stage: str):
+        self.run_dir, self.stage = run_dir, stage
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        import json
+
+        from tuner._run import journal_path
+
+        path = journal_path(self.run_dir, self.stage, trial.trial_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        item = {k: v for k, v in result.items() if k != "config"}  # the config is in params.json
+        with open(path, "a") as fh:
+            fh.write(json.dumps(item, default=str) + "\n")
 
 
 class LeaderboardCallback(Callback):

@@ -9,7 +9,7 @@ it (the end-of-trial hang, issue 11). Here instead:
   plus the persisted checkpoint's path) on an unbounded ``ray.util.queue.Queue``: the put
   never waits for the trial.
 - ``fit()`` runs in a helper thread of the trial; the trial function's own thread runs
-  :func:`relay`, which takes reports off the queue, journals them and calls
+  :func:`relay`, which takes reports off the queue and calls
   ``ray.tune.report``: Tune's ordinary function-trial path, where the one thread that reports
   is also the one that returns.
 - The controller's ``put`` completes before ``fit()`` can return, and :func:`relay` returns
@@ -20,9 +20,7 @@ it (the end-of-trial hang, issue 11). Here instead:
 
 from __future__ import annotations
 
-import json
 import threading
-from pathlib import Path
 from typing import Any
 
 from ray.train.v2.api.callback import UserCallback
@@ -46,11 +44,11 @@ class RelayCallback(UserCallback):
         self.queue.put(item)
 
 
-def relay(queue: Any, fit_thread: threading.Thread, journal: Path, report: Any = None) -> int:
+def relay(queue: Any, fit_thread: threading.Thread, report: Any = None) -> int:
     """Hand every queued report to Tune until ``fit()`` ended and the queue is empty.
 
-    Each report is appended to ``journal`` before Tune sees it, so a driver killed at any
-    moment keeps every epoch Tune was told of. Returns the number of reports relayed.
+    Returns the number of reports relayed. (The driver journals each one as it arrives:
+    ``tuner.search._callbacks.EpochJournal``.)
     """
     from ray.util.queue import Empty
 
@@ -58,18 +56,14 @@ def relay(queue: Any, fit_thread: threading.Thread, journal: Path, report: Any =
         import ray.tune
 
         report = ray.tune.report
-    journal.parent.mkdir(parents=True, exist_ok=True)
     relayed = 0
-    with open(journal, "a") as fh:
-        while True:
-            ended = not fit_thread.is_alive()  # read before the get: a report put before the end is still seen
-            try:
-                item = queue.get(timeout=POLL_S)
-            except Empty:
-                if ended:
-                    return relayed
-                continue
-            fh.write(json.dumps(item, default=str) + "\n")
-            fh.flush()
-            report(item)
-            relayed += 1
+    while True:
+        ended = not fit_thread.is_alive()  # read before the get: a report put before the end is still seen
+        try:
+            item = queue.get(timeout=POLL_S)
+        except Empty:
+            if ended:
+                return relayed
+            continue
+        report(item)
+        relayed += 1

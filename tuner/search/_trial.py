@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tuner._run import FAILURE_FILE, journal_path
+from tuner._run import FAILURE_FILE
 from tuner.errors import FATAL_PREFIX, FatalTrialError, TrialFailed
 from tuner.search._contracts import Plan, TrialConfig
 
@@ -124,29 +124,24 @@ def _warm_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) ->
     fs, root = _storage(plan, run_dir)
     checkpoints = TrialCheckpoints(f"{root}/{stage}/{trial_id}", plan.metric, plan.mode, fs)
     resume = checkpoints.latest()
-    journal = journal_path(run_dir, stage, trial_id)
-    journal.parent.mkdir(parents=True, exist_ok=True)
     last: dict[str, Any] = {}
     cfg = trial_config(config, plan)
-    with open(journal, "a") as fh, warm():
 
-        def report(metrics: dict[str, Any], directory: str | None) -> None:
-            item = {**metrics}
-            if directory:
-                item["checkpoint_path"] = checkpoints.save(directory, int(metrics["epoch"]), metrics)
-            elif item.get("replayed") and resume:
-                item["checkpoint_path"] = resume  # the stored checkpoint the replay comes from
-            if item.get("failure_reason"):
-                # No objective: ASHA and the searcher skip it, so the trial ends by the error
-                # raised below (its process is then discarded, never reused) and not by a stop.
-                item.pop("objective", None)
-            # Journaled before Tune sees it: a driver killed at any moment keeps every epoch.
-            fh.write(json.dumps(item, default=str) + "\n")
-            fh.flush()
-            last.clear()
-            last.update(item)
-            ray.tune.report(item)
+    def report(metrics: dict[str, Any], directory: str | None) -> None:
+        item = {**metrics}
+        if directory:
+            item["checkpoint_path"] = checkpoints.save(directory, int(metrics["epoch"]), metrics)
+        elif item.get("replayed") and resume:
+            item["checkpoint_path"] = resume  # the stored checkpoint the replay comes from
+        if item.get("failure_reason"):
+            # No objective: ASHA and the searcher skip it, so the trial ends by the error
+            # raised below (its process is then discarded, never reused) and not by a stop.
+            item.pop("objective", None)
+        last.clear()
+        last.update(item)
+        ray.tune.report(item)
 
+    with warm():
         try:
             if resume is None:
                 run_training(cfg, report)
@@ -241,7 +236,7 @@ def _train_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -
         last.update(item)
         ray.tune.report(item)
 
-    relay(queue, fit_thread, journal_path(run_dir, stage, trial_id), report)
+    relay(queue, fit_thread, report)
     if "error" in outcome:
         raise outcome["error"]
     # A failure the worker itself reported (NaN loss, out of memory) is recorded here. Any

@@ -131,13 +131,14 @@ def run_training(cfg: TrialConfig, report: ReportFn, checkpoint_dir: str | None 
     if checkpoint_dir:
         with open(os.path.join(checkpoint_dir, STATE_FILE)) as fh:
             ended = json.load(fh).get("metrics") or {}
-        if ended.get("finished"):
-            # This run had ended before the driver stopped, maybe before Tune heard of its last
-            # epoch: say it again (no new checkpoint, nothing retrained), so the restored trial
-            # ends as it did.
+        if ended:
+            # The epoch this checkpoint holds, said again (no new checkpoint): the driver may
+            # have died before its report arrived. Rows take a replay only where the epoch is
+            # missing. A run that had ended ends here, as it did, with nothing retrained.
             replay = {**ended, "replayed": True}
             report(replay, None)
-            return replay
+            if ended.get("finished"):
+                return replay
     import warnings
 
     # Keras' fit() passes shuffle=True to a tf.data input it cannot shuffle; ours already is.
