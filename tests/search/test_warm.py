@@ -15,19 +15,19 @@ from tuner.search._plan import Options, build_plan
 
 pytestmark = pytest.mark.slow
 
-# Four trials in the grid's order, one at a time: a good one, one that diverges to NaN, one
-# that learns nothing (ASHA stops it at its first rung, behind the good one), a good one.
+# Five trials in the grid's order, one at a time: a good one, one that diverges to NaN, one
+# that learns nothing (ASHA stops it at its first rung, behind the good one), two good ones.
 SPACE = """
 kind: scratch
 metric: val_accuracy
 architectures: [lenet5]
 params:
-  lr: {choice: [0.02, 1.0e+38, 1.0e-7, 0.03]}
+  lr: {choice: [0.02, 1.0e+38, 1.0e-7, 0.03, 0.04]}
   optimizer: {fixed: sgd_momentum}
   batch_size: {fixed: 64}
   input_size: {fixed: 32}
   augment: {fixed: none}
-budget: {num_samples: 4, max_epochs: 3, grace_period: 1, reduction_factor: 2, sampler: grid}
+budget: {num_samples: 5, max_epochs: 3, grace_period: 1, reduction_factor: 2, sampler: grid}
 """
 
 
@@ -37,21 +37,25 @@ def _pids(run_dir: Path, trial_dir: str) -> set[int]:
     return {int(json.loads(line)["pid"]) for line in lines if '"pid"' in line}
 
 
-def test_trials_reuse_a_warm_process_unless_one_failed(ray_address, tmp_path):
+def test_trials_reuse_a_warm_process_unless_one_failed_and_processes_retire(ray_address, tmp_path, monkeypatch):
+    from tuner.search import _trial
+
+    monkeypatch.setattr(_trial, "TRIALS_PER_PROCESS", 4)  # one process at a time: 4 trials a generation
     space = write_space(tmp_path, SPACE)
     plan = build_plan(Options(space=space, name="warm", storage=str(tmp_path / "runs"), max_concurrent=1))
     run_dir = tmp_path / "runs" / "warm"
     run_search(plan, run_dir)
     df, _ = read_leaderboard(run_dir)
-    df = df.sort_values("lr", key=lambda s: s.map({0.02: 0, 1e38: 1, 1e-7: 2, 0.03: 3}))
-    assert list(df["status"]) == ["completed", "failed", "stopped_early", "completed"], df[["lr", "status", "failure_reason"]]
+    df = df.sort_values("lr", key=lambda s: s.map({0.02: 0, 1e38: 1, 1e-7: 2, 0.03: 3, 0.04: 4}))
+    assert list(df["status"]) == ["completed", "failed", "stopped_early", "completed", "completed"], df[["lr", "status", "failure_reason"]]
     assert df.iloc[1]["failure_reason"] == "nan_loss"
     pids = [_pids(run_dir, f"{stage}/{tid}") for stage, tid in zip(df["stage"], df["trial_id"])]
     assert all(len(p) == 1 for p in pids), pids
-    good, nan, stopped, last = (p.pop() for p in pids)
+    good, nan, stopped, reused, retired = (p.pop() for p in pids)
     assert nan == good, "the second trial did not run in the first one's (warm) process"
     assert stopped != nan, "a process whose trial failed (NaN) was reused"
-    assert last == stopped, "the process of a trial ASHA stopped was not reused"
+    assert reused == stopped, "the process of a trial ASHA stopped was not reused"
+    assert retired != reused, "the fifth trial (a new generation) ran in a process that had trained 4"
     # Only the failed trial's process was replaced: no Tune retry of a reported failure.
     assert "Failure # 2" not in (run_dir / df.iloc[1]["trial_dir"] / "error.txt").read_text()
     assert resources_free(60)

@@ -1,4 +1,4 @@
-"""The decode-once image cache (design.md section 3).
+"""The decode-once image cache.
 
 Each image of a dataset is decoded once per node and stored as uint8 at a working size in a
 memory-mapped ``.npy`` array that every trial on the node shares. The cache is keyed by the

@@ -1,7 +1,7 @@
 """Find the images of a dataset folder, their labels and their split: the ``DatasetIndex``.
 
 Pure functions of the folder's listing: no image is opened here, so indexing 10,000 files
-takes well under a second. Three layouts are recognised (design.md section 2):
+takes well under a second. Three layouts are recognised:
 
 - class folders ``DIR/<class>/**/*.jpg`` (unsplit; split 80/10/10 here);
 - pre-split ``DIR/train|validation|val|valid|test/<class>/...``;

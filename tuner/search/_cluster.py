@@ -73,7 +73,7 @@ def init_ray(local: bool, num_cpus: int | None = None) -> None:
     # actor process per trial, which costs each trial's start seconds on a small machine.
     os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
     # The dashboard process is what lets Ray Train release the placement groups of trials
-    # ASHA stops (design.md 1a); bind it to this machine only.
+    # ASHA stops (docs/architecture.md); bind it to this machine only.
     ray.init(
         # "local" never joins a cluster ray start runs here; None joins one if there is.
         address="local" if local else None,

@@ -1,4 +1,4 @@
-"""Placement groups of ended trials: Ray Train keeps a trial's placement group when Tune stops it (design.md 1a); release it as soon as its trial is gone."""
+"""Placement groups of ended Ray Train trials: Train keeps a trial's placement group when Tune stops it; release it as soon as its trial is gone."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ IDLE_PLACEMENT_GROUP_S = 30.0
 
 
 class PlacementGroupReleaser(Callback):
-    """Frees placement groups that stopped trials leave behind (design.md 1a's hang).
+    """Frees placement groups that stopped trials leave behind (a hang otherwise).
 
     When Tune stops a trial it kills the Train controller; the worker placement group is
     then left for Ray Train's cleaner, and in a race (the worker dies first and the

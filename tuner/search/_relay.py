@@ -3,7 +3,7 @@
 Ray's ``TuneReportCallback`` hands each report to the trial actor's main thread, which takes
 it only while Tune's ``step()`` waits for a result; once ``fit()`` has returned, Tune's closing
 result can enter the size-1 result queue first and the main thread then blocks forever behind
-it (the end-of-trial hang, issue 11). Here instead:
+it (the end-of-trial hang). Here instead:
 
 - :class:`RelayCallback` runs in the Train controller and puts every report (rank 0's metrics
   plus the persisted checkpoint's path) on an unbounded ``ray.util.queue.Queue``: the put
