@@ -217,6 +217,12 @@ def main() -> None:
             five, end = statistics.mean(a for a, _ in mem), statistics.mean(b for _, b in mem)
             growth = statistics.mean(b / a for a, b in mem) - 1
             print(f"{side}: memory after trial 5 {five:.0f} MiB, after trial {n} {end:.0f} MiB ({growth:+.1%})")
+    between = [b["start"] - a["end"] for r in runs["tuner"] for a, b in zip(r[1], r[1][1:])]
+    epoch_gaps = [g for r in runs["tuner"] for t in r[1] for g in t["epoch_gaps"]]
+    print(
+        f"tuner: from a trial's end to the next one's start (driver) median {statistics.median(between):.3f} s, max {max(between):.2f} s; "
+        f"between two epochs of a trial (checkpoint, report) median {statistics.median(epoch_gaps):.3f} s"
+    )
     pids = [len({t["pid"] for t in r[1]}) for r in runs["tuner"]]
     print(f"tuner: training processes per run: {pids} (1 = every trial warm after the first)")
     later = [t["outside"] for r in runs["tuner"] for t in r[1][1:]]

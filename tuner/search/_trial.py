@@ -75,11 +75,12 @@ def uses_train(plan: Plan) -> bool:
 
 
 #: A warm process trains about this many trials, then a fresh one takes over. Keras leaves
-#: each model's traced training step behind (a graph held from TensorFlow's C++ side that no
-#: ``clear_session`` or garbage collection frees: ~2,400 objects for LeNet-5, ~49,000 for
-#: MobileNetV2), so a process that trained every trial of a long search would grow without
-#: bound. A fresh process costs one TensorFlow import (a few seconds).
-TRIALS_PER_PROCESS = 10
+#: each ``fit()``'s traced training step behind (a graph held from TensorFlow's C++ side
+#: that neither ``clear_session`` nor a garbage collection frees: ~2,400 objects and ~3 MiB
+#: for LeNet-5, ~49,000 objects and 60-90 MiB for MobileNetV2; keras#17458, open), so a
+#: process that trained every trial of a long search would grow without bound. A fresh
+#: process costs a TensorFlow import and a wait for the old one's CPUs (~4-8 s on 2 cores).
+TRIALS_PER_PROCESS = 20
 
 
 def trial_resources(plan: Plan) -> Any:
