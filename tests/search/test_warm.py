@@ -99,3 +99,21 @@ def test_a_warm_trial_releases_its_model_however_it_ends(tmp_path):
     assert stopped.value.code == 0
     del stopped
     assert not _models_alive()
+
+
+def test_a_process_whose_memory_grew_retires_its_generation():
+    """Trials created after a warm process grew past the limit ask for the next generation of
+    processes (a different resource request, so Tune does not reuse the old actors)."""
+    from tuner.search import _trial
+
+    request = _trial.WarmResources({"CPU": 1.0}, per_generation=100)
+    tag = lambda: request({}).bundles[0]["memory"]  # noqa: E731
+    first = tag()
+    assert tag() == first
+    assert not _trial.note_process(4242, 1000.0, growth=0.25)  # its first report: the baseline
+    assert not _trial.note_process(4242, 1200.0, growth=0.25)
+    assert tag() == first
+    assert _trial.note_process(4242, 1300.0, growth=0.25)
+    assert tag() == first + 1
+    assert not _trial.note_process(4242, 1400.0, growth=0.25), "a retired process retires its generation once"
+    assert tag() == first + 1

@@ -24,6 +24,7 @@ _log = logging.getLogger("tuner.search")
 __all__ = [
     "RUNNING_NOW",
     "EpochJournal",
+    "WarmProcesses",
     "FailureGuard",
     "LeaderboardCallback",
     "ProgressCallback",
@@ -60,6 +61,19 @@ class EpochJournal(Callback):
         item = {k: v for k, v in result.items() if k != "config"}  # the config is in params.json
         with open(path, "a") as fh:
             fh.write(json.dumps(item, default=str) + "\n")
+
+
+class WarmProcesses(Callback):
+    """Feeds each warm trial's process memory to ``_trial.note_process``, which retires the
+    processes whose memory grew too much (Keras leaks a little with every ``fit()``)."""
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        pid, memory = result.get("pid"), result.get("memory_mb")
+        if pid and memory and not result.get("replayed"):
+            from tuner.search._trial import note_process
+
+            if note_process(int(pid), float(memory)):
+                _log.info("warm processes retire after their current trials: process %s grew to %.0f MiB", pid, memory)
 
 
 class LeaderboardCallback(Callback):

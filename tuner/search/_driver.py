@@ -50,7 +50,7 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
     stage_plan = plan.evolve(max_epochs=max_epochs, **({"grouping_files": {}, "common_grouping_file": None} if probe else {}))
     train = uses_train(plan)
     trainable = tune.with_resources(tune.with_parameters(tune_trial, plan=stage_plan, stage=stage, run_dir=str(run_dir)), trial_resources(plan))
-    from tuner.search._callbacks import EpochJournal, FailureGuard, LeaderboardCallback, ProgressCallback
+    from tuner.search._callbacks import EpochJournal, FailureGuard, LeaderboardCallback, ProgressCallback, WarmProcesses
     from tuner.search._placement import PlacementGroupReleaser
     from tuner.search._watchdog import StallWatchdog
 
@@ -63,7 +63,7 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
     callbacks = [
         EpochJournal(str(run_dir), stage),  # first: a driver killed in a later callback keeps the epoch
         # Only Ray Train's worker placement groups can leak; warm trials' are Tune's own.
-        *([PlacementGroupReleaser()] if train else []),
+        *([PlacementGroupReleaser()] if train else [WarmProcesses()]),
         watchdog,
         guard,
         LeaderboardCallback(str(run_dir), plan, stage),

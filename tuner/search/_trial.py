@@ -32,7 +32,7 @@ from tuner._run import FAILURE_FILE
 from tuner.errors import FATAL_PREFIX, FatalTrialError, TrialFailed
 from tuner.search._contracts import Plan, TrialConfig
 
-__all__ = ["one_line", "trial_config", "no_retries", "WarmResources", "trial_resources", "tune_trial", "uses_train", "write_failure"]
+__all__ = ["one_line", "trial_config", "no_retries", "note_process", "WarmResources", "trial_resources", "tune_trial", "uses_train", "write_failure"]
 
 
 def trial_config(config: Mapping[str, Any], plan: Plan) -> TrialConfig:
@@ -74,13 +74,15 @@ def uses_train(plan: Plan) -> bool:
     return float(plan.gpus_per_trial or 0) >= 2
 
 
-#: A warm process trains about this many trials, then a fresh one takes over. Keras leaves
-#: each ``fit()``'s traced training step behind (a graph held from TensorFlow's C++ side
-#: that neither ``clear_session`` nor a garbage collection frees: ~2,400 objects and ~3 MiB
-#: for LeNet-5, ~49,000 objects and 60-90 MiB for MobileNetV2; keras#17458, open), so a
-#: process that trained every trial of a long search would grow without bound. A fresh
-#: process costs a TensorFlow import and a wait for the old one's CPUs (~4-8 s on 2 cores).
+#: A warm process retires (a fresh one takes over) after this many trials, or once its
+#: memory has grown by ``MEMORY_GROWTH`` since its first report, whichever comes first.
+#: Keras leaves each ``fit()``'s traced training step behind (a graph held from
+#: TensorFlow's C++ side that neither ``clear_session`` nor a garbage collection frees;
+#: keras#17458, open): ~3 MiB a trial for LeNet-5, 60-140 MiB for MobileNetV2 here. A
+#: process that trained every trial of a long search would grow without bound; a fresh one
+#: costs a TensorFlow import and a wait for the old one's CPUs (~4-8 s on 2 cores).
 TRIALS_PER_PROCESS = 20
+MEMORY_GROWTH = 0.25
 
 
 def trial_resources(plan: Plan) -> Any:
@@ -104,20 +106,42 @@ def trial_resources(plan: Plan) -> Any:
     return WarmResources(resources, TRIALS_PER_PROCESS * max(1, int(plan.max_concurrent or 1)))
 
 
-#: Trials created so far per :class:`WarmResources` (by its key), in the driver. Tune
-#: unpickles the trainable, and so the request, from its registry each time it asks.
-_CREATED: dict[str, int] = {}
+class _Processes:
+    """What the driver knows of the warm processes (fed by ``note_process``)."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.first: dict[int, float] = {}
+        self.retired: set[int] = set()
+        self.created: dict[str, int] = {}  # per WarmResources key: trials created so far
+
+
+#: In the driver. Tune unpickles the trainable, and so the resource request, from its
+#: registry each time it asks, so the request keeps no state of its own.
+_PROCESSES = _Processes()
+
+
+def note_process(pid: int, memory_mb: float, growth: float | None = None) -> bool:
+    """Record a warm process's memory from a report; True when it has just grown past the
+    limit, which retires every process of the current generation (trials created from now
+    on ask for the next one)."""
+    limit = MEMORY_GROWTH if growth is None else growth
+    first = _PROCESSES.first.setdefault(pid, memory_mb)
+    if pid in _PROCESSES.retired or memory_mb <= first * (1 + limit):
+        return False
+    _PROCESSES.retired.add(pid)
+    _PROCESSES.generation += 1
+    return True
 
 
 class WarmResources:
     """Tune's resource request per warm trial: the trial's CPUs/GPUs plus a generation tag.
 
-    Tune reuses a trial actor only for a trial whose request is the same. Trials are
-    counted as Tune creates them; every ``per_generation`` of them ask for one more byte of
-    Ray's ``memory`` resource (nothing that matters to scheduling), so the processes of one
-    generation train about ``per_generation / concurrency`` trials each and then retire
-    (Tune removes cached actors no pending trial can use). Module level: pickled with the
-    experiment.
+    Tune reuses a trial actor only for a trial whose request is the same. The generation
+    (one more byte of Ray's ``memory`` resource per generation, nothing that matters to
+    scheduling) moves on every ``per_generation`` trials created and whenever a process's
+    memory grew past ``MEMORY_GROWTH`` (:func:`note_process`); Tune then removes the cached
+    actors that no pending trial can use. Module level: pickled with the experiment.
     """
 
     def __init__(self, resources: dict[str, float], per_generation: int):
@@ -130,9 +154,10 @@ class WarmResources:
     def __call__(self, config: Mapping[str, Any]) -> Any:
         from ray.tune import PlacementGroupFactory
 
-        created = _CREATED.get(self.key, 0)
-        _CREATED[self.key] = created + 1
-        return PlacementGroupFactory([{**self.resources, "memory": created // self.per_generation + 1}])
+        created = _PROCESSES.created.get(self.key, 0)
+        _PROCESSES.created[self.key] = created + 1
+        generation = _PROCESSES.generation + created // self.per_generation
+        return PlacementGroupFactory([{**self.resources, "memory": generation + 1}])
 
 
 def tune_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -> None:
