@@ -102,18 +102,21 @@ def test_a_warm_trial_releases_its_model_however_it_ends(tmp_path):
 
 
 def test_a_process_whose_memory_grew_retires_its_generation():
-    """Trials created after a warm process grew past the limit ask for the next generation of
-    processes (a different resource request, so Tune does not reuse the old actors)."""
+    """Trials created after a warm process grew past the limit (from its memory when its
+    second trial began) ask for the next generation of processes: a different resource
+    request, so Tune does not reuse the old actors."""
     from tuner.search import _trial
 
     request = _trial.WarmResources({"CPU": 1.0}, per_generation=100)
     tag = lambda: request({}).bundles[0]["memory"]  # noqa: E731
     first = tag()
     assert tag() == first
-    assert not _trial.note_process(4242, 1000.0, growth=0.25)  # its first report: the baseline
-    assert not _trial.note_process(4242, 1200.0, growth=0.25)
+    note = lambda trial, mb: _trial.note_process(4242, trial, mb, growth=0.5)  # noqa: E731
+    assert not note("a", 800.0) and not note("a", 1900.0), "the first trial sets no baseline"
+    assert not note("b", 1000.0)  # the second trial's first report: the baseline
+    assert not note("b", 1400.0) and not note("c", 1500.0)
     assert tag() == first
-    assert _trial.note_process(4242, 1300.0, growth=0.25)
+    assert note("c", 1600.0)
     assert tag() == first + 1
-    assert not _trial.note_process(4242, 1400.0, growth=0.25), "a retired process retires its generation once"
+    assert not note("d", 1700.0), "a retired process retires its generation once"
     assert tag() == first + 1

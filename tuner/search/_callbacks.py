@@ -65,14 +65,14 @@ class EpochJournal(Callback):
 
 class WarmProcesses(Callback):
     """Feeds each warm trial's process memory to ``_trial.note_process``, which retires the
-    processes whose memory grew too much (Keras leaks a little with every ``fit()``)."""
+    processes whose memory grew too much (Keras leaks with every ``fit()``)."""
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         pid, memory = result.get("pid"), result.get("memory_mb")
         if pid and memory and not result.get("replayed"):
             from tuner.search._trial import note_process
 
-            if note_process(int(pid), float(memory)):
+            if note_process(int(pid), trial.trial_id, float(memory)):
                 _log.info("warm processes retire after their current trials: process %s grew to %.0f MiB", pid, memory)
 
 

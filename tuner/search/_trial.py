@@ -75,14 +75,14 @@ def uses_train(plan: Plan) -> bool:
 
 
 #: A warm process retires (a fresh one takes over) after this many trials, or once its
-#: memory has grown by ``MEMORY_GROWTH`` since its first report, whichever comes first.
+#: memory has grown by ``MEMORY_GROWTH`` since its second trial began, whichever is first.
 #: Keras leaves each ``fit()``'s traced training step behind (a graph held from
 #: TensorFlow's C++ side that neither ``clear_session`` nor a garbage collection frees;
 #: keras#17458, open): ~3 MiB a trial for LeNet-5, 60-140 MiB for MobileNetV2 here. A
 #: process that trained every trial of a long search would grow without bound; a fresh one
 #: costs a TensorFlow import and a wait for the old one's CPUs (~4-8 s on 2 cores).
 TRIALS_PER_PROCESS = 20
-MEMORY_GROWTH = 0.25
+MEMORY_GROWTH = 0.5
 
 
 def trial_resources(plan: Plan) -> Any:
@@ -111,7 +111,8 @@ class _Processes:
 
     def __init__(self) -> None:
         self.generation = 0
-        self.first: dict[int, float] = {}
+        self.trials: dict[int, set[str]] = {}  # pid -> trials seen
+        self.baseline: dict[int, float] = {}  # pid -> memory at its second trial's first report
         self.retired: set[int] = set()
         self.created: dict[str, int] = {}  # per WarmResources key: trials created so far
 
@@ -121,13 +122,22 @@ class _Processes:
 _PROCESSES = _Processes()
 
 
-def note_process(pid: int, memory_mb: float, growth: float | None = None) -> bool:
+def note_process(pid: int, trial_id: str, memory_mb: float, growth: float | None = None) -> bool:
     """Record a warm process's memory from a report; True when it has just grown past the
     limit, which retires every process of the current generation (trials created from now
-    on ask for the next one)."""
+    on ask for the next one).
+
+    The baseline is the process's memory when its second trial first reports: by then it
+    holds TensorFlow, the image cache and whatever one trial leaves behind for good, so the
+    growth measured from there is the leak of the trials after it.
+    """
     limit = MEMORY_GROWTH if growth is None else growth
-    first = _PROCESSES.first.setdefault(pid, memory_mb)
-    if pid in _PROCESSES.retired or memory_mb <= first * (1 + limit):
+    seen = _PROCESSES.trials.setdefault(pid, set())
+    seen.add(trial_id)
+    if len(seen) < 2:
+        return False
+    base = _PROCESSES.baseline.setdefault(pid, memory_mb)
+    if pid in _PROCESSES.retired or memory_mb <= base * (1 + limit):
         return False
     _PROCESSES.retired.add(pid)
     _PROCESSES.generation += 1
