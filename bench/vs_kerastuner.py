@@ -207,3 +207,7 @@ def compare(workload: str, args: argparse.Namespace) -> str:
     )
     print(verdict, flush=True)
     return verdict
+
+
+if __name__ == "__main__":
+    main()

@@ -194,3 +194,25 @@ def test_resume_refuses_a_run_json_of_another_schema_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"is damaged \(max_epochs: ") as err:
         check_resume(run_dir, None, None)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("form", [["--space", "scratch"], ["--space=scratch"]])
+def test_resume_with_another_space_is_refused_however_the_flag_is_written(tmp_path, form):
+    """``--space=OTHER`` used to skip the check that ``--space OTHER`` made (an exact-token
+    test on argv)."""
+    data = write_photo_classes(tmp_path / "d", {"cat": "chelsea", "dog": "coffee"}, per_class=5)
+    space = tmp_path / "s.yaml"
+    space.write_text("architectures: [mobilenet_v2]\nbudget: {num_samples: 3}\n")
+    run_dir = _saved_run(tmp_path, data, space)
+    out = _run("--resume", str(run_dir), *form, cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "this run searched the space" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("name", ["lr", "backbone_lr_mult"])
+def test_a_learning_rate_or_multiplier_of_zero_or_less_is_refused(tmp_path, name):
+    """``backbone_lr_mult <= 0`` used to pass (the check looked at ``lr`` only)."""
+    space = tmp_path / "s.yaml"
+    space.write_text(f"architectures: [mobilenet_v2]\nparams:\n  {name}: {{uniform: [-1.0, 2.0]}}\n")
+    with pytest.raises(ConfigError, match=rf"params.{name} must be > 0, but got -1.0"):
+        build_plan(Options(space=str(space)))

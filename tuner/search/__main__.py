@@ -7,7 +7,6 @@ python -m tuner.search --resume runs/<name>
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +24,7 @@ def _parser() -> ArgumentParser:
         "with Optuna TPE + ASHA on Ray Tune; every trial is a row of RUN_DIR/leaderboard.parquet.",
     )
     p.add_argument(
-        "--space", default="finetune", metavar="NAME|FILE", help="a shipped space (finetune, scratch, thesis_grid) or a YAML file (default: finetune)"
+        "--space", default=None, metavar="NAME|FILE", help="a shipped space (finetune, scratch, thesis_grid) or a YAML file (default: finetune)"
     )
     p.add_argument("--data", metavar="DIR", help="dataset folder (default: the built-in demo digits)")
     p.add_argument("--class-name-pattern", metavar="P", help="regex whose first group is the class name, or a preset (beauty)")
@@ -83,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tuner.search._driver import check_resume, run_search
 
         run_dir = Path(args.resume)
-        plan = check_resume(run_dir, args.space if "--space" in (argv or sys.argv) else None, args.data)
+        plan = check_resume(run_dir, args.space, args.data)  # None: not given
         if args.stall_timeout is not None:
             plan = plan.evolve(stall_timeout=_stall_timeout(args.stall_timeout))
         if args.max_consecutive_failures is not None:
@@ -92,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_search(plan, run_dir, resume=True, local=args.local)
         return 0
     opts = Options(
-        space=args.space,
+        space=args.space or "finetune",
         data=args.data,
         class_name_pattern=args.class_name_pattern,
         num_samples=args.num_samples,

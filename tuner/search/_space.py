@@ -311,8 +311,8 @@ def check_space(space: SearchSpace, where: str = "space") -> None:
                 raise ConfigError(f"{where}: params.dropout must lie in [0, 1), but got {lo}..{hi}")
     for name in ("lr", "backbone_lr_mult"):
         p = space.param(name)
-        if p is not None and param_bounds(p)[0] <= 0 and name == "lr":
-            raise ConfigError(f"{where}: params.lr must be > 0, but got {param_bounds(p)[0]}")
+        if p is not None and param_bounds(p)[0] <= 0:
+            raise ConfigError(f"{where}: params.{name} must be > 0, but got {param_bounds(p)[0]}")
     for name in ("batch_size", "dense_units"):
         p = space.param(name)
         if p is not None and param_bounds(p)[0] < 1:
