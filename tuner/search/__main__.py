@@ -23,9 +23,7 @@ def _parser() -> ArgumentParser:
         description="Search learning rate, optimizer, dropout, architecture, unfrozen blocks and class groupings "
         "with Optuna TPE + ASHA on Ray Tune; every trial is a row of RUN_DIR/leaderboard.parquet.",
     )
-    p.add_argument(
-        "--space", default=None, metavar="NAME|FILE", help="a shipped space (finetune, scratch, thesis_grid) or a YAML file (default: finetune)"
-    )
+    p.add_argument("--space", default=None, metavar="NAME|FILE", help="a shipped space (finetune, scratch, thesis_grid) or a YAML file (default: finetune)")
     p.add_argument("--data", metavar="DIR", help="dataset folder (default: the built-in demo digits)")
     p.add_argument("--class-name-pattern", metavar="P", help="regex whose first group is the class name, or a preset (beauty)")
     p.add_argument("--num-samples", type=int, metavar="N", help="trials to run (overrides the space's budget)")
