@@ -4,9 +4,11 @@
   one): the trial trains in Tune's own trial actor, which holds the trial's CPUs/GPUs. Tune
   reuses the actor for the next trial with the same resources (``reuse_actors``), so
   trial after trial runs in a process that has TensorFlow imported and the image cache
-  mapped (``tuner.search._worker.warm``). Reports go through ``ray.tune.report`` from the
-  trial function's own thread, each with its checkpoint; a crashed process is replaced by
-  Tune, which restarts the trial from its last checkpoint (``FailureConfig.max_failures``).
+  mapped (``tuner.search._worker.warm``); a process retires after a number of trials or
+  once its memory grew (:class:`WarmResources`). Reports go through ``ray.tune.report`` from
+  the trial function's own thread; the trial keeps its own checkpoints
+  (``tuner.search._checkpoints``). A crashed process is replaced by Tune, which restarts the
+  trial (``FailureConfig.max_failures``) from its newest checkpoint.
 - **Ray Train** (2+ GPUs per trial): one Ray Train run with one worker holding the GPUs
   (MirroredStrategy in the worker). It uses Ray Train V2's ``DataParallelTrainer``, the base
   of ``TensorflowTrainer``: ``TensorflowTrainer`` only adds a backend that writes

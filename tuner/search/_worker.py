@@ -1,6 +1,6 @@
-"""One trial's training, as it runs inside the Ray Train worker (or in a plain process).
+"""One trial's training, wherever it runs: a warm trial actor, a Ray Train worker, a plain process.
 
-Everything that imports TensorFlow for a trial happens here, in the worker process only.
+Everything that imports TensorFlow for a trial happens here, in the training process only.
 Per epoch: train, score the validation split once (accuracy, common-space accuracy, loss,
 balanced accuracy, macro-F1 and the confusion matrix, all from one prediction pass), write a
 checkpoint (weights, state, confusion matrix) and report. A NaN loss or an out-of-memory
