@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,8 @@ class Run:
     """What one replayed search did: its epochs in time order, and when."""
 
     events: list[tuple[float, int, float]]  # (finish time, point, validation accuracy of that epoch)
+    trials: list[int] = field(default_factory=list)  # each trial's point, in the order proposed
+    reached: list[int] = field(default_factory=list)  # each trial's epochs trained (same order)
 
 
 def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: int) -> Run:
@@ -163,6 +165,7 @@ def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: 
     heap: list[tuple[float, int, str, int]] = []
     trials: dict[str, tuple[Any, int, int, float]] = {}  # id -> (trial, point, seed, best)
     clock, counter, used = 0.0, 0, 0
+    run = Run(events)
 
     def start(now: float) -> bool:
         nonlocal counter
@@ -175,6 +178,8 @@ def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: 
         trial = _Trial(trial_id)
         scheduler.on_trial_add(None, trial)
         trials[trial_id] = (trial, point, seed, -1.0)
+        run.trials.append(point)
+        run.reached.append(0)
         heapq.heappush(heap, (now + table.setup[point, seed] + table.sec[point, seed, 0], counter, trial_id, 1))
         return True
 
@@ -188,6 +193,7 @@ def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: 
         trials[trial_id] = (trial, point, seed, best)
         used += 1
         events.append((clock, point, value))
+        run.reached[int(trial_id[1:])] = epoch
         last = epoch >= table.epochs
         result = {"epoch": epoch, "training_iteration": epoch, "objective": best, "finished": last}
         decision = scheduler.on_trial_result(None, trial, result)
@@ -200,7 +206,7 @@ def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: 
             start(clock)
         else:
             heapq.heappush(heap, (clock + table.sec[point, seed, epoch], counter, trial_id, epoch + 1))
-    return Run(events)
+    return run
 
 
 def _grid_run(table: Table, workers: int, rep: int, budget_epochs: int) -> Run:
@@ -349,6 +355,11 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
         "default + fresh + startup 1/8": tune(DEFAULT_POLICY.with_(fresh=True, startup=1 / 8)),
         "default + fresh + random 1/3": tune(DEFAULT_POLICY.with_(fresh=True, random_fraction=1 / 3)),
         "default + fresh + grace 2": tune(DEFAULT_POLICY.with_(fresh=True, grace_period=2)),
+        "default + 3 brackets": tune(DEFAULT_POLICY.with_(brackets=3)),
+        "default without early stopping": tune(DEFAULT_POLICY.with_(early_stopping=False)),
+        "default + grace 3": tune(DEFAULT_POLICY.with_(grace_period=3)),
+        "default + budget model": tune(DEFAULT_POLICY.with_(budget_model=True)),
+        "default + budget model + random 1/3": tune(DEFAULT_POLICY.with_(budget_model=True, random_fraction=1 / 3)),
     }
 
 
@@ -368,11 +379,34 @@ def _picks(table: Table, run: Run, budgets: list[int]) -> list[tuple[float, floa
     return out
 
 
-def _one(job: tuple[str, str, int, int, list[int]]) -> tuple[str, str, int, int, list[tuple[float, float]]]:
+def diagnose(table: Table, run: Run) -> dict[str, float] | None:
+    """How a search spent its budget (the stall diagnosis): trials proposed, distinct points,
+    the share of proposals that repeat a point already proposed, trials that reached the last
+    epoch, and the distinct share of each quarter of the proposals (falling: concentrating)."""
+    if not run.trials:
+        return None
+    seen: set[int] = set()
+    repeats = 0
+    for point in run.trials:
+        repeats += point in seen
+        seen.add(point)
+    n = len(run.trials)
+    quarters = [run.trials[i * n // 4 : (i + 1) * n // 4] for i in range(4)]
+    return {
+        "trials": n,
+        "distinct": len(seen),
+        "repeat": repeats / n,
+        "top": sum(1 for r in run.reached if r >= table.epochs),
+        **{f"q{i + 1}": len(set(q)) / max(1, len(q)) for i, q in enumerate(quarters)},
+        "best_found": float(table.quality[list(seen)].max() >= table.reference - 0.01),
+    }
+
+
+def _one(job: tuple[str, str, int, int, list[int]]) -> tuple[str, str, int, int, list[tuple[float, float]], dict[str, float] | None]:
     path, name, workers, rep, budgets = job
     table = _tables(path)
     run = strategies()[name](table, workers, rep, max(budgets))
-    return path, name, workers, rep, _picks(table, run, budgets)
+    return path, name, workers, rep, _picks(table, run, budgets), diagnose(table, run)
 
 
 _cache: dict[str, Table] = {}
@@ -448,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--png", type=Path, default=None, help="regret-vs-budget figure (default: next to the first table)")
     ap.add_argument("--json", type=Path, default=None, help="write every repetition's numbers here")
+    ap.add_argument("--diagnose", action="store_true", help="also print how each search spent its budget (the stall diagnosis)")
     args = ap.parse_args(argv)
     import numpy as np
 
@@ -478,17 +513,24 @@ def main(argv: list[str] | None = None) -> int:
     jobs = list(_jobs(args.table, chosen, workers, reps, budgets))
     t0 = time.perf_counter()
     results: dict[tuple[str, str, int], list[list[tuple[float, float]]]] = {}
+    diagnoses: dict[tuple[str, str, int], list[dict[str, float]]] = {}
+
+    def _keep(path: str, name: str, w: int, picks: list[tuple[float, float]], diag: dict[str, float] | None) -> None:
+        results.setdefault((path, name, w), []).append(picks)
+        if diag is not None:
+            diagnoses.setdefault((path, name, w), []).append(diag)
+
     if args.processes > 1:
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(args.processes, initializer=_init) as pool:
-            for k, (path, name, w, _rep, picks) in enumerate(pool.imap_unordered(_one, jobs, chunksize=2), start=1):
-                results.setdefault((path, name, w), []).append(picks)
+            for k, (path, name, w, _rep, picks, diag) in enumerate(pool.imap_unordered(_one, jobs, chunksize=2), start=1):
+                _keep(path, name, w, picks, diag)
                 if k % max(1, len(jobs) // 20) == 0:
                     print(f"  {k}/{len(jobs)} searches replayed, {time.perf_counter() - t0:.0f} s", flush=True)
     else:
-        for path, name, w, _rep, picks in map(_one, jobs):
-            results.setdefault((path, name, w), []).append(picks)
+        for path, name, w, _rep, picks, diag in map(_one, jobs):
+            _keep(path, name, w, picks, diag)
     print(f"replayed {len(jobs)} searches in {time.perf_counter() - t0:.0f} s\n")
 
     verdicts: dict[str, list[str]] = {"lowest": [], "ci10": [], "within80": []}
@@ -516,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
                 stats[name] = row
                 print(f"{name:34s}" + "".join(f"{_cell(c):>34s}" for c in row))
             print()
+            if args.diagnose:
+                _print_diagnosis(path, w, chosen, diagnoses)
             summary[f"{t.name}/w{w}"] = {n: [None if x is None else list(x) for x in v] for n, v in stats.items()}
             if DEFAULT in stats:
                 where = f"{t.name} w={w}"
@@ -551,6 +595,20 @@ def main(argv: list[str] | None = None) -> int:
 
     print("targets: " + "; ".join(f"{labels[k]}: {verdict(v)}" for k, v in verdicts.items()))
     return 0
+
+
+def _print_diagnosis(path: str, w: int, names: list[str], diagnoses: dict[tuple[str, str, int], list[dict[str, float]]]) -> None:
+    """Mean over repetitions of :func:`diagnose`, over each search's whole (largest) budget."""
+    print(f"   how the searches spent the {int(100 * BUDGETS[-1])}% budget (means over repetitions):")
+    print(f"   {'strategy':34s}{'trials':>8s}{'distinct':>9s}{'repeat':>8s}{'top rung':>9s}  distinct share by quarter   found a point within 1")
+    for name in names:
+        ds = diagnoses.get((path, name, w))
+        if not ds:
+            continue
+        m = {k: sum(d[k] for d in ds) / len(ds) for k in ds[0]}
+        quarters = " ".join(f"{100 * m[f'q{i}']:4.0f}%" for i in range(1, 5))
+        print(f"   {name:34s}{m['trials']:8.0f}{m['distinct']:9.0f}{100 * m['repeat']:7.0f}%{m['top']:9.1f}  {quarters}   {100 * m['best_found']:5.0f}%")
+    print()
 
 
 def _cell(c: tuple[float, float, float, float, float] | None) -> str:

@@ -15,7 +15,10 @@ from typing import Any, NoReturn
 
 from tuner.errors import INTERRUPTED_EXIT_CODE, USER_ERROR_EXIT_CODE, SearchInterrupted, TunerError
 
-__all__ = ["COMMANDS", "ArgumentParser", "main", "run_main"]
+__all__ = ["COMMANDS", "MESSAGE_WIDTH", "ArgumentParser", "fit_line", "main", "run_main"]
+
+#: The longest error line printed (a wide terminal's line): longer values are cut.
+MESSAGE_WIDTH = 200
 
 #: ``tuner``'s subcommands: name -> (the module whose ``main(argv)`` runs it, one line of help).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -44,10 +47,28 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(
-            USER_ERROR_EXIT_CODE,
-            f"{self.prog}: error: {message} (see '{self.prog} --help')\n",
-        )
+        self.exit(USER_ERROR_EXIT_CODE, fit_line(f"{self.prog}: error: {message} (see '{self.prog} --help')") + "\n")
+
+
+def fit_line(message: str, width: int = MESSAGE_WIDTH) -> str:
+    """``message`` on one line of at most ``width`` characters: whitespace runs become one
+    space, quoted values over 50 characters are cut, then the middle if still too long (the
+    start names the problem, the end the fix)."""
+    import re
+
+    line = " ".join(message.split())
+    if len(line) <= width:
+        return line
+
+    def cut(m: re.Match[str]) -> str:
+        q, body = m.group(1), m.group(2)
+        return f"{q}{body[:30]}...{body[-12:]}{q}" if len(body) > 50 else m.group(0)
+
+    line = re.sub(r"(['\"])([^'\"]{51,})\1", cut, line)
+    if len(line) <= width:
+        return line
+    head = width * 3 // 5
+    return f"{line[:head]} ... {line[-(width - head - 5) :]}"
 
 
 def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> NoReturn:
@@ -56,8 +77,17 @@ def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[
     try:
         status = main(argv)
     except TunerError as exc:
-        message = " ".join(str(exc).split("\n")).strip()
-        print(f"error: {message}", file=sys.stderr)
+        print(fit_line(f"error: {exc}"), file=sys.stderr)
+        sys.exit(USER_ERROR_EXIT_CODE)
+    except OSError as exc:
+        # The user's filesystem said no (a path that is unreadable, a folder, full, read-only)
+        # somewhere without a check of its own: still one line, naming the path. An OSError
+        # without a path is not the user's input: it keeps its traceback.
+        if exc.filename is None:
+            raise
+        from tuner._io import os_problem, short
+
+        print(fit_line(f"error: {short(str(exc.filename))}: {os_problem(exc)}"), file=sys.stderr)
         sys.exit(USER_ERROR_EXIT_CODE)
     except SearchInterrupted as exc:
         print(f"interrupted: {exc}", file=sys.stderr)
@@ -74,13 +104,24 @@ def _usage() -> str:
     return f"usage: tuner COMMAND [ARGS...]   (tuner COMMAND --help for its options)\n\ncommands:\n{rows}\n"
 
 
+def _short_usage() -> str:
+    """What ``tuner`` alone prints: the commands, and where to start, in two lines."""
+    return (
+        f"usage: tuner COMMAND [ARGS...]; commands: {', '.join(COMMANDS)}\n"
+        "start with 'tuner search' (a demo search, no GPU or network needed); 'tuner --help' describes each command\n"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``tuner`` console script: ``tuner COMMAND ARGS...`` runs that command's ``main``."""
     global _invoked_as
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if not args:
+        sys.stdout.write(_short_usage())
+        sys.exit(0)
+    if args[0] in ("-h", "--help"):
         sys.stdout.write(_usage())
-        sys.exit(0 if args else USER_ERROR_EXIT_CODE)
+        sys.exit(0)
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         import difflib

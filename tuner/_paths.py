@@ -55,17 +55,26 @@ def resolve_named_yaml(name_or_file: str, folder: Path, what: str) -> Path:
     """
     import difflib
 
+    from tuner._io import short, user_path
     from tuner.errors import ConfigError
 
-    path = Path(name_or_file).expanduser()
+    path = user_path(name_or_file, f"{what} file")
     names = list_yaml(folder)
-    if path.suffix in (".yaml", ".yml") or "/" in name_or_file or os.sep in name_or_file:
+    if path.suffix in (".yaml", ".yml") or "/" in name_or_file or os.sep in name_or_file or name_or_file.startswith("~"):
         if path.is_file():
             return path
-        raise ConfigError(f"{what} file {name_or_file!r} does not exist; give a YAML file or a shipped name: {', '.join(names) or '(none)'}")
+        if path.is_dir():
+            raise ConfigError(f"{what} file {short(name_or_file)} is a folder; give a YAML file in it or a shipped name: {', '.join(names) or '(none)'}")
+        if path.exists():
+            raise ConfigError(f"{what} file {short(name_or_file)} is not a regular file; give a YAML file or a shipped name: {', '.join(names) or '(none)'}")
+        raise ConfigError(f"{what} file {short(name_or_file)} does not exist; give a YAML file or a shipped name: {', '.join(names) or '(none)'}")
     shipped = folder / f"{name_or_file}.yaml"
     if shipped.is_file():
         return shipped
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{what} {short(name_or_file)} is not a regular file; give a YAML file or a shipped name: {', '.join(names) or '(none)'}")
+    if path.is_file():  # a file in the current folder, named without .yaml
+        return path
     close = difflib.get_close_matches(name_or_file, names, n=max(1, len(names)), cutoff=0.0) + names
     close = list(dict.fromkeys(close))  # closest first, then the rest
-    raise ConfigError(f"unknown {what} {name_or_file!r}; shipped {what}s are: {', '.join(close) or '(none)'} (or give a YAML file)")
+    raise ConfigError(f"unknown {what} {short(name_or_file)}; shipped {what}s are: {', '.join(close) or '(none)'} (or give a YAML file)")

@@ -7,12 +7,12 @@ is read from Ray, so a run folder copied to another machine works the same.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuner._io import read_json
 from tuner.errors import ConfigError, DataError
 from tuner.leaderboard import read_leaderboard
 
@@ -27,7 +27,9 @@ __all__ = [
     "WEIGHTS_FILE",
     "Run",
     "journal_path",
+    "load_confusion",
     "load_run",
+    "read_params",
 ]
 
 # The checkpoint files a trial writes (tuner.search._worker imports them from here).
@@ -179,9 +181,36 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     df, meta = read_leaderboard(path)
     plan: dict[str, Any] = {}
     plan_file = path / _PLAN_FILE
-    if plan_file.is_file():
-        try:
-            plan = json.loads(plan_file.read_text())
-        except ValueError:
-            plan = {}
+    if plan_file.exists():
+        plan = read_json(plan_file, "the run's plan", DataError)
     return Run(path=path.resolve(), df=df, meta=meta, plan=plan)
+
+
+def read_params(trial_dir: Path) -> dict[str, Any]:
+    """A trial's sampled parameters (Tune's ``params.json``), checked to be a JSON object."""
+    return read_json(trial_dir / "params.json", "the trial's parameters", DataError)
+
+
+def load_confusion(path: Path, labels: int | None = None) -> Any:
+    """A trial's validation confusion counts: a square array of finite counts >= 0
+    (``labels`` x ``labels`` when given).
+
+    Raises:
+        DataError: the file is unreadable or not such an array (a damaged checkpoint).
+    """
+    import numpy as np
+
+    try:
+        counts = np.load(path, allow_pickle=False)
+    except OSError as exc:
+        from tuner._io import os_problem
+
+        raise DataError(f"{path}: {os_problem(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - numpy raises ValueError, EOFError, ... on damage
+        raise DataError(f"{path} is damaged ({type(exc).__name__}); pick another trial, or re-run this one") from None
+    square = counts.ndim == 2 and counts.shape[0] == counts.shape[1] and counts.shape[0] >= 2
+    if not square or counts.dtype.kind not in "iuf" or not np.isfinite(counts).all() or (counts < 0).any():
+        raise DataError(f"{path} is damaged (not a square matrix of counts >= 0); pick another trial, or re-run this one")
+    if labels is not None and counts.shape[0] != labels:
+        raise DataError(f"{path} is {counts.shape[0]}x{counts.shape[0]}, but the trial has {labels} labels; the checkpoint is damaged")
+    return counts

@@ -11,13 +11,14 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from tuner._params import PARAM_COLUMNS
 from tuner.errors import DataError
 
-__all__ = ["FORMAT_VERSION", "FILENAME", "columns", "write_leaderboard", "read_leaderboard", "read_metadata"]
+__all__ = ["FORMAT_VERSION", "FILENAME", "STATUSES", "TrialStatus", "columns", "write_leaderboard", "read_leaderboard", "read_metadata"]
 
 FORMAT_VERSION = 1
 FILENAME = "leaderboard.parquet"
@@ -117,16 +118,103 @@ def read_metadata(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raw = (pq.read_schema(path).metadata or {}).get(_META_KEY)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a data problem
         raise DataError(f"{path} is not a readable Parquet file ({exc})") from None
-    meta = json.loads(raw) if raw else {}
+    try:
+        meta = json.loads(raw, parse_constant=lambda name: None) if raw else {}
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: its metadata is damaged (not a JSON object); the run folder cannot be read, restore the file from a copy")
+    problem = _metadata_problem(meta)
+    if problem:
+        raise DataError(f"{path}: its metadata is damaged ({problem}); restore the file from a copy")
     version = meta.get("format_version", 0)
+    if not isinstance(version, int):
+        raise DataError(f"{path}: its metadata is damaged (format_version {version!r}); restore the file from a copy")
     if version > FORMAT_VERSION:
         raise DataError(f"{path} was written by a newer tuner (leaderboard format {version}, this one reads up to {FORMAT_VERSION}); upgrade tuner")
     return meta
 
 
+#: Types of the metadata keys readers use (report, export, suggestions): checked on reading.
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "space": (dict,),
+    "dataset": (dict,),
+    "metric": (str,),
+    "mode": (str,),
+    "grouping_files": (dict,),
+    "num_samples": (int,),
+    "max_epochs": (int,),
+    "kind": (str,),
+    "working_size": (int,),
+    "sweep": (dict,),
+}
+
+
+class TrialStatus(str, Enum):
+    """A trial's status: the leaderboard's ``status`` column, the report's colours, the Optuna
+    study's and MLflow's states all key on these (keras-tuner's ``TrialStatus``)."""
+
+    COMPLETED = "completed"  # trained to max_epochs
+    STOPPED_EARLY = "stopped_early"  # ASHA stopped it at a rung
+    FAILED = "failed"  # NaN loss, out of memory, a crashed or stalled worker (failure_reason says)
+    INTERRUPTED = "interrupted"  # the search stopped around it; its epochs are kept
+    RUNNING = "running"  # still training (a leaderboard written mid-search)
+
+    def __str__(self) -> str:  # the value, in files and messages (enum.StrEnum is 3.11+)
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+STATUSES: tuple[str, ...] = tuple(s.value for s in list(TrialStatus))
+
+
+def _metadata_problem(meta: dict[str, Any]) -> str | None:
+    for key, kinds in _META_TYPES.items():
+        value = meta.get(key)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+            return f"{key} is {type(value).__name__}, not {kinds[0].__name__}"
+    classes = (meta.get("dataset") or {}).get("classes")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        return "dataset.classes is not a list of names"
+    sweep = meta.get("sweep")
+    if sweep is not None and not (isinstance(sweep.get("one_factor_runs", 0), int) and isinstance(sweep.get("continuous", []), list)):
+        return "sweep is not {one_factor_runs: int, continuous: [...]}"
+    return None
+
+
 def read_leaderboard(run_dir: str | os.PathLike[str]):
-    """``(DataFrame, metadata)`` of a run directory's leaderboard."""
+    """``(DataFrame, metadata)`` of a run directory's leaderboard, checked: readable, every
+    column of :func:`columns` but a plugin's parameters, known statuses, ``history`` JSON.
+
+    Raises:
+        DataError: naming the file and what is damaged.
+    """
     import pandas as pd
 
     meta = read_metadata(run_dir)
-    return pd.read_parquet(_locate(run_dir)), meta
+    path = _locate(run_dir)
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - a torn or corrupt file is a data problem
+        raise DataError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:80]}); restore it from a copy, or --resume the search to rewrite it") from None
+    missing = [c for c in (*_LEADING, *_TRAILING) if c not in df.columns]
+    if missing:
+        raise DataError(f"{path} has no column {missing[0]!r}; it was not written by tuner or is damaged, restore it from a copy")
+    bad = df["status"][~df["status"].isin(STATUSES) & df["status"].notna()]
+    if len(bad):
+        raise DataError(f"{path}: status {str(bad.iloc[0])[:40]!r} is not one of {', '.join(STATUSES)}; the file is damaged, restore it from a copy")
+    for trial, text in zip(df["trial_id"], df["history"]):
+        if isinstance(text, str) and not _history_ok(text):
+            raise DataError(f"{path}: trial {str(trial)[:40]!r} has a damaged history (not a JSON list of epochs); restore the file from a copy")
+    return df, meta
+
+
+def _history_ok(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(value, list) and all(isinstance(h, dict) for h in value)

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tuner._paths import list_yaml, repo_search_spaces_dir, resolve_named_yaml
@@ -61,12 +60,13 @@ class Grouping:
     name: str
     groups: Mapping[str, tuple[str, ...]]
 
-    def validate(self, class_names: Sequence[str], source: str = "") -> None:
+    def validate(self, class_names: Sequence[str], source: str = "", *, one_label_ok: bool = False) -> None:
         """Check the grouping against a dataset's classes.
 
         Raises:
             ConfigError: unknown class (closest names suggested), class in two groups, empty
-                group, or a group name equal to a class left ungrouped.
+                group, a group name equal to a class left ungrouped, or (unless
+                ``one_label_ok``) every class merged into one label.
         """
         where = f" in {source}" if source else ""
         known = set(class_names)
@@ -87,6 +87,9 @@ class Grouping:
         for group in self.groups:
             if group in known and group not in owner:
                 raise ConfigError(f"group name {group!r} of grouping {self.name!r}{where} is also the name of a class left ungrouped; rename the group")
+        labels = {owner.get(cls, cls) for cls in class_names}
+        if len(labels) < 2 and not one_label_ok:
+            raise ConfigError(f"grouping {self.name!r}{where} merges every class into one label, leaving nothing to classify; keep at least two labels")
 
     def remap(self, class_names: Sequence[str]) -> LabelRemap:
         """The label remap for a dataset's classes (validated first).
@@ -94,7 +97,9 @@ class Grouping:
         New labels are sorted by name, so the same grouping on the same classes always gives
         the same ids.
         """
-        self.validate(class_names)
+        # A user's grouping of one label was refused where it was given; a derived space (the
+        # common space of overlapping candidates) may be that coarse.
+        self.validate(class_names, one_label_ok=True)
         target = {cls: cls for cls in class_names}
         for group, members in self.groups.items():
             for cls in members:
@@ -135,13 +140,10 @@ def load_grouping(name_or_file: str | os.PathLike[str]) -> Grouping:
     Raises:
         ConfigError: missing file, invalid YAML, unknown or missing keys, duplicate members.
     """
+    from tuner._io import read_yaml
+
     path = resolve_grouping_path(str(name_or_file))
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        at = f" at line {line + 1}" if line is not None else ""
-        raise ConfigError(f"grouping file {str(path)!r} is not valid YAML{at}; fix the syntax") from None
+    raw = read_yaml(path, "grouping file")
     if not isinstance(raw, dict):
         raise ConfigError(f"grouping file {str(path)!r} must be a mapping with keys 'name' and 'groups', got {type(raw).__name__}")
     try:

@@ -142,8 +142,20 @@ def _walk(folder: Path, root: Path) -> tuple[list[tuple[str, int, int]], list[st
     """All files below ``folder``: (images with size and mtime, other files), relative to root."""
     images: list[tuple[str, int, int]] = []
     others: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=_unreadable, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:  # a symbolic link back up the tree, or a second link to a folder read already
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in [*dirnames, *filenames]:
+            _check_name(name, dirpath)
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
             rel = Path(os.path.relpath(full, root)).as_posix()
@@ -161,8 +173,36 @@ def _walk(folder: Path, root: Path) -> tuple[list[tuple[str, int, int]], list[st
     return images, others
 
 
+def _unreadable(exc: OSError) -> None:
+    """os.walk's error hook: a folder it may not list is the user's to fix, not an empty class."""
+    if isinstance(exc, PermissionError):
+        from tuner._io import os_problem, short
+
+        raise DataError(f"dataset folder {short(str(exc.filename))}: {os_problem(exc)}") from None
+
+
+def _check_name(name: str, folder: str | os.PathLike[str]) -> None:
+    """File and folder names become class names, JSON and log lines: they must be text."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        from tuner._io import short
+
+        shown = short(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), 40)
+        where = short(os.fsencode(folder).decode("utf-8", "replace"), 60)
+        raise DataError(f"{shown} in {where} is not a valid UTF-8 name; rename it") from None
+
+
 def _subdirs(path: Path) -> list[str]:
-    return sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
+    try:
+        names = sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
+    except OSError as exc:
+        from tuner._io import os_problem, short
+
+        raise DataError(f"dataset folder {short(str(path))}: {os_problem(exc)}") from None
+    for name in names:
+        _check_name(name, path)
+    return names
 
 
 def _name_classes(folders: Sequence[str], pattern: str | None, root: Path, where: str) -> list[str]:
@@ -267,7 +307,12 @@ def _tiny_names(root: Path, wnids: Sequence[str]) -> list[str]:
 
 
 def _index_tiny_imagenet(root: Path) -> tuple[list[str], list[str], list[_File], list[str]]:
-    wnids = sorted({line.strip() for line in (root / "wnids.txt").read_text(encoding="utf-8").splitlines() if line.strip()})
+    from tuner._io import read_text
+
+    wnids = sorted({line.strip() for line in read_text(root / "wnids.txt", "dataset file", DataError).splitlines() if line.strip()})
+    bad = next((w for w in wnids if w in (".", "..") or "/" in w or "\\" in w or w.startswith("~")), None)
+    if bad is not None:
+        raise DataError(f"wnids.txt lists {bad!r}, which is not a class folder name under train/; list folder names only, one per line")
     if not wnids:
         raise DataError(f"{root / 'wnids.txt'} lists no classes; it needs one WordNet id per line")
     missing = [w for w in wnids if not (root / "train" / w).is_dir()]
@@ -278,7 +323,7 @@ def _index_tiny_imagenet(root: Path) -> tuple[list[str], list[str], list[_File],
     label_of = {w: i for i, w in enumerate(wnids)}
     annotations = root / "val" / "val_annotations.txt"
     if annotations.is_file():
-        for line in annotations.read_text(encoding="utf-8").splitlines():
+        for line in read_text(annotations, "dataset file", DataError).splitlines():
             parts = line.split("\t")
             if len(parts) < 2 or not parts[0]:
                 continue
@@ -319,7 +364,9 @@ def index_dataset(data_dir: str | os.PathLike[str], class_name_pattern: str | No
             a validation/test class absent from train, colliding class names.
         ConfigError: an invalid ``class_name_pattern``.
     """
-    root = _check_root(Path(data_dir).expanduser())
+    from tuner._io import user_path
+
+    root = _check_root(user_path(str(data_dir), "dataset folder", DataError))
     layout = _detect(root)
     if layout == "tiny_imagenet":
         names, folders, files, ignored = _index_tiny_imagenet(root)

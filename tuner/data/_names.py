@@ -5,10 +5,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from typing import Any
 
 from tuner.errors import ConfigError
 
-__all__ = ["CLASS_NAME_PRESETS", "compile_class_name_pattern", "clean_class_name", "safe_filename"]
+__all__ = ["CLASS_NAME_PRESETS", "PATTERN_TIMEOUT_S", "compile_class_name_pattern", "clean_class_name", "safe_filename"]
+
+#: The longest one folder name may take to match ``--class-name-pattern``. Python's ``re``
+#: cannot be interrupted (a pattern such as ``^(a+)+$`` backtracks for hours on a long name);
+#: the ``regex`` package takes a timeout and otherwise reads the same syntax.
+PATTERN_TIMEOUT_S = 1.0
 
 #: Built-in ``--class-name-pattern`` presets. The first regex group is the class name.
 CLASS_NAME_PRESETS: Mapping[str, str] = {
@@ -17,7 +23,7 @@ CLASS_NAME_PRESETS: Mapping[str, str] = {
 }
 
 
-def compile_class_name_pattern(pattern: str | None) -> re.Pattern[str] | None:
+def compile_class_name_pattern(pattern: str | None) -> Any:
     """Turn ``--class-name-pattern`` (a preset name or a regex with one group) into a regex.
 
     Raises:
@@ -25,21 +31,29 @@ def compile_class_name_pattern(pattern: str | None) -> re.Pattern[str] | None:
     """
     if pattern is None or pattern == "":
         return None
+    import regex
+
     source = CLASS_NAME_PRESETS.get(pattern, pattern)
     try:
-        compiled = re.compile(source)
-    except re.error as exc:
+        compiled = regex.compile(source, flags=regex.VERSION0)
+    except (regex.error, OverflowError, RecursionError) as exc:
         presets = ", ".join(sorted(CLASS_NAME_PRESETS))
         raise ConfigError(
-            f"--class-name-pattern {pattern!r} is not a valid regular expression ({exc}); "
+            f"--class-name-pattern {_shown(pattern)} is not a valid regular expression ({exc}); "
             f"give a regex whose first group is the class name, or a preset: {presets}"
         ) from None
     if compiled.groups < 1:
-        raise ConfigError(f"--class-name-pattern {pattern!r} has no capturing group; the first group is the class name, e.g. '^prefix_(.+)$'")
+        raise ConfigError(f"--class-name-pattern {_shown(pattern)} has no capturing group; the first group is the class name, e.g. '^prefix_(.+)$'")
     return compiled
 
 
-def clean_class_name(folder: str, pattern: re.Pattern[str] | None) -> str:
+def _shown(pattern: str) -> str:
+    from tuner._io import short
+
+    return short(pattern, 50)
+
+
+def clean_class_name(folder: str, pattern: Any) -> str:
     """The class name for ``folder``: the pattern's first group, or the folder name itself.
 
     A folder the pattern does not match keeps its own name; a match with an empty first group
@@ -47,13 +61,20 @@ def clean_class_name(folder: str, pattern: re.Pattern[str] | None) -> str:
     """
     if pattern is None:
         return folder
-    match = pattern.search(folder)
+    try:
+        match = pattern.search(folder, timeout=PATTERN_TIMEOUT_S)
+    except TimeoutError:
+        raise ConfigError(
+            f"--class-name-pattern {_shown(pattern.pattern)} took over {PATTERN_TIMEOUT_S:g} s on folder {_shown(folder)} "
+            "(nested repeats such as (a+)+ backtrack without end); simplify the pattern"
+        ) from None
     if match is None or match.group(1) is None:
         return folder
     name = match.group(1)
     if not name.strip():
         raise ConfigError(
-            f"--class-name-pattern {pattern.pattern!r} turns folder {folder!r} into an empty class name; make the first group match at least one character"
+            f"--class-name-pattern {_shown(pattern.pattern)} turns folder {_shown(folder)} into an empty class name; "
+            "make the first group match at least one character"
         )
     return name
 

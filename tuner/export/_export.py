@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuner._run import WEIGHTS_FILE, Run, load_run
+from tuner._run import WEIGHTS_FILE, Run, load_run, read_params
 from tuner.errors import ConfigError, DataError
+from tuner.leaderboard import TrialStatus
 
 __all__ = ["LABELS_FILE", "MODEL_FILE", "PREPROCESSING_FILE", "TRIAL_FILE", "ExportResult", "export_trial", "save_inference_model"]
 
@@ -44,7 +45,7 @@ def _pick(run: Run, trial: str):
         return row
     row = run.row(trial)
     if run.checkpoint(row) is None:
-        why = f" ({row['status']}: {row['failure_reason']})" if row["status"] == "failed" else ""
+        why = f" ({row['status']}: {row['failure_reason']})" if row["status"] == TrialStatus.FAILED else ""
         raise ConfigError(f"trial {trial} has no checkpoint on disk{why}; export another trial or the best one")
     return row
 
@@ -53,7 +54,7 @@ def _trial_params(run: Run, row: Any) -> dict[str, Any]:
     """The trial's sampled parameters (its ``params.json``, else the leaderboard row)."""
     trial_dir = row.get("trial_dir")
     if isinstance(trial_dir, str) and (run.path / trial_dir / "params.json").is_file():
-        return json.loads((run.path / trial_dir / "params.json").read_text())
+        return read_params(run.path / trial_dir)
     keys = ("architecture", "dropout", "dense_units", "input_size", "grouping", "unfrozen_blocks")
     return {k: row.get(k) for k in keys}
 

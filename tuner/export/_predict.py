@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +44,13 @@ def load_exported(model_dir: str | os.PathLike[str]) -> ExportedModel:
     for name in (MODEL_FILE, LABELS_FILE, PREPROCESSING_FILE):
         if not (folder / name).is_file():
             raise DataError(f"{str(folder)!r} holds no {name}; is it a folder written by 'python -m tuner.export'?")
-    try:
-        labels = json.loads((folder / LABELS_FILE).read_text())
-        size = int(json.loads((folder / PREPROCESSING_FILE).read_text())["image_size"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{folder}: {LABELS_FILE} or {PREPROCESSING_FILE} is damaged ({exc}); export the model again") from None
+    from tuner._io import read_json
+
+    labels = read_json(folder / LABELS_FILE, "the export's labels", DataError, expect=None)
+    preprocessing = read_json(folder / PREPROCESSING_FILE, "the export's preprocessing", DataError)
+    size = preprocessing.get("image_size")
+    if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= 4096:
+        raise DataError(f"{folder / PREPROCESSING_FILE}: image_size {str(size)[:20]!r} is not a size in pixels (8..4096); export the model again")
     from tuner._quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()

@@ -32,9 +32,8 @@ def _parser() -> ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    import numpy as np
 
-    from tuner._run import CONFUSION_FILE, load_run
+    from tuner._run import CONFUSION_FILE, load_confusion, load_run
     from tuner.errors import ConfigError, DataError
     from tuner.groupings import grouping_yaml, suggest_grouping, why_not_learned
 
@@ -54,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = run.checkpoint(row)
     if folder is None or not (folder / CONFUSION_FILE).is_file():
         raise DataError(f"{run.path}: trial {row['trial_id']} has no {CONFUSION_FILE} in its checkpoint; pick another with --trial")
-    confusion = np.load(folder / CONFUSION_FILE)
+    confusion = load_confusion(folder / CONFUSION_FILE)
     why = why_not_learned(confusion)
     if why:
         raise DataError(f"trial {row['trial_id']} of {run.path.name}: {why}; train longer or on more data, or pick a better trial with --trial")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tuner.leaderboard import TrialStatus
 from tuner.report._compute import ComputeInfo
 from tuner.report._figures import (
     BlocksInfo,
@@ -83,11 +84,11 @@ def draw_curves(info: CurvesInfo) -> bytes:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     styles = {
-        "completed": ("tab:blue", 0.6),
-        "stopped_early": ("tab:gray", 0.45),
-        "failed": ("tab:red", 0.5),
-        "running": ("tab:green", 0.7),
-        "interrupted": ("tab:orange", 0.6),
+        TrialStatus.COMPLETED: ("tab:blue", 0.6),
+        TrialStatus.STOPPED_EARLY: ("tab:gray", 0.45),
+        TrialStatus.FAILED: ("tab:red", 0.5),
+        TrialStatus.RUNNING: ("tab:green", 0.7),
+        TrialStatus.INTERRUPTED: ("tab:orange", 0.6),
     }
     for status, (color, alpha) in styles.items():
         segs = [np.column_stack([c.epochs, c.values]) for c in info.curves if c.status == status and len(c.epochs) > 1]

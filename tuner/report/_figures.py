@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from tuner._params import LOG_SCALE_PARAMS, param_names
-from tuner._run import CONFUSION_FILE, Run
+from tuner._run import CONFUSION_FILE, Run, load_confusion
+from tuner.errors import DataError
+from tuner.leaderboard import TrialStatus
 
 __all__ = [
     "top_columns",
@@ -55,7 +57,7 @@ def _sampled_params() -> tuple[str, ...]:
 def _ranked(run: Run):
     """Scored, non-failed rows, best objective first."""
     df = run.df
-    ok = df[(df["status"] != "failed") & df["objective"].notna()]
+    ok = df[(df["status"] != TrialStatus.FAILED) & df["objective"].notna()]
     return ok.sort_values("objective", ascending=run.mode != "max", kind="stable")
 
 
@@ -155,7 +157,7 @@ class Curve:
 
     @property
     def asha_stopped(self) -> bool:
-        return self.status == "stopped_early"
+        return self.status == TrialStatus.STOPPED_EARLY
 
 
 @dataclass(frozen=True)
@@ -309,7 +311,10 @@ def get_confusion_info(run: Run) -> ConfusionInfo:
     path = checkpoint / CONFUSION_FILE if checkpoint is not None else None
     if path is None or not path.is_file():
         return ConfusionInfo(trial_id=str(best["trial_id"]), note=f"trial {best['trial_id']} has no {CONFUSION_FILE}")
-    counts = np.load(path)
+    try:
+        counts = load_confusion(path)
+    except DataError as exc:
+        return ConfusionInfo(trial_id=str(best["trial_id"]), note=str(exc))
     labels = run.label_names(best.get("grouping"))
     if counts.shape != (len(labels), len(labels)):
         return ConfusionInfo(trial_id=str(best["trial_id"]), note=f"confusion matrix {counts.shape} does not match {len(labels)} labels")

@@ -33,18 +33,18 @@ def _parser() -> ArgumentParser:
     p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at once (default: as many as the cluster holds)")
     p.add_argument(
         "--storage",
-        default="runs",
+        default=None,
         metavar="PATH|URI",
         help="where run folders go (default: ./runs); on a multi-node cluster s3://bucket/prefix or a shared filesystem",
     )
     p.add_argument("--name", metavar="NAME", help="run folder name (default: <space>-<UTC time>)")
     p.add_argument(
         "--weights",
-        default="auto",
+        default=None,
         metavar="auto|imagenet|none|PATH",
         help="backbone weights (default: auto = ImageNet if it can be had, else random with a warning)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampler and of training (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the sampler and of training (default 0)")
     p.add_argument("--local", action="store_true", help="always start a Ray instance on this machine (ignore RAY_ADDRESS)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted search; finished trials are kept")
     p.add_argument("--groupings-from", metavar="RUN_DIR", help="derive auto:K groupings from this earlier run instead of a probe stage")
@@ -79,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.resume:
         from tuner.search._driver import check_resume, run_search
 
+        _refuse_on_resume(args)
         run_dir = Path(args.resume)
         plan = check_resume(run_dir, args.space, args.data)  # None: not given
         if args.stall_timeout is not None:
@@ -88,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"resuming {run_dir}", flush=True)
         run_search(plan, run_dir, resume=True, local=args.local)
         return 0
+    args.storage = "runs" if args.storage is None else args.storage
+    args.weights = "auto" if args.weights is None else args.weights
+    args.seed = 0 if args.seed is None else args.seed
     opts = Options(
         space=args.space or "finetune",
         data=args.data,
@@ -113,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from tuner._storage import is_uri, join_uri
 
+    check_storage_target(args.storage)
     if is_uri(args.storage):
         # Object storage: Tune's experiments and the checkpoints go there; this machine keeps
         # the run's local folder (leaderboard, run.json, result files) under ./runs.
@@ -144,6 +149,72 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     run_search(plan, run_dir, local=args.local)
     return 0
+
+
+#: What ``--resume`` does with each other flag: the run's own settings are kept, so a flag that
+#: would change them is refused (one line) rather than silently ignored. ``--space`` and
+#: ``--data`` are checked against the run; ``--stall-timeout``, ``--max-consecutive-failures``
+#: and ``--local`` apply to the resumed search.
+_RESUME_KEEPS = {
+    "class_name_pattern": "--class-name-pattern",
+    "num_samples": "--num-samples",
+    "max_epochs": "--max-epochs",
+    "gpus_per_trial": "--gpus-per-trial",
+    "cpus_per_trial": "--cpus-per-trial",
+    "max_concurrent": "--max-concurrent",
+    "storage": "--storage",
+    "name": "--name",
+    "weights": "--weights",
+    "seed": "--seed",
+    "groupings_from": "--groupings-from",
+    "mlflow_uri": "--mlflow-uri",
+}
+
+
+def _refuse_on_resume(args: object) -> None:
+    from tuner.errors import ConfigError
+
+    if getattr(args, "dry_run", False):
+        raise ConfigError("--dry-run plans a new search and cannot be combined with --resume; run --resume alone, or --dry-run without it")
+    given = [flag for attr, flag in _RESUME_KEEPS.items() if getattr(args, attr, None) is not None]
+    if given:
+        raise ConfigError(
+            f"--resume keeps the run's own settings, so {given[0]} cannot be changed; drop it "
+            "(--resume honours only --stall-timeout, --max-consecutive-failures and --local), or start a new search"
+        )
+
+
+#: Object stores a run may live in (pyarrow's filesystems).
+STORAGE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "az")
+
+
+def check_storage_target(storage: str) -> None:
+    """Refuse a ``--storage`` no run could be written to, before anything runs (a dry run too):
+    an unknown URI scheme, a file, a place that cannot be created or is not writable."""
+    import os
+    from urllib.parse import urlsplit
+
+    from tuner._io import short, user_path
+    from tuner._storage import is_uri
+    from tuner.errors import ConfigError
+
+    if is_uri(storage):
+        scheme = urlsplit(storage).scheme
+        if scheme not in STORAGE_SCHEMES:
+            raise ConfigError(
+                f"--storage {short(storage)}: {scheme}:// is not a storage tuner can write; use a folder or {', '.join(s + '://' for s in STORAGE_SCHEMES[:3])}"
+            )
+        return
+    path = user_path(storage, "--storage")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--storage {short(storage)} is a file; give a folder for the run folders")
+    existing = path.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"--storage {short(storage)}: {short(str(existing))} is a file, so no folder can be made there; give another folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--storage {short(storage)}: {short(str(existing))} is not writable (permission or a read-only filesystem); give a writable folder")
 
 
 def _mlflow_uri(flag: str | None) -> str | None:

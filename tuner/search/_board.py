@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner._run import MLFLOW_FILE, OPTUNA_DB
-from tuner.leaderboard import FILENAME, write_leaderboard
+from tuner.leaderboard import FILENAME, TrialStatus, write_leaderboard
 from tuner.search._contracts import Plan
 from tuner.search._grid import sweep_info
 from tuner.search._plan import random_weight_architectures
@@ -104,7 +104,9 @@ def _sync_mlflow(run_dir: Path, plan: Plan, rows: list[dict[str, Any]], ended: s
     best = None
     if ended:
         sign = 1.0 if plan.mode == "max" else -1.0
-        scored = [r for r in rows if r["stage"] == "search" and r.get("objective") is not None and r["status"] in ("completed", "stopped_early")]
+        scored = [
+            r for r in rows if r["stage"] == "search" and r.get("objective") is not None and r["status"] in (TrialStatus.COMPLETED, TrialStatus.STOPPED_EARLY)
+        ]
         best = max(scored, key=lambda r: sign * float(r["objective"]))["trial_id"] if scored else None
     sync_mlflow(run_dir, str(plan.mlflow_uri), plan.name, rows, confusion, best, lambda line: say(line, err=True))
 

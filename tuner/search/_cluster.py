@@ -65,7 +65,12 @@ def init_ray(local: bool, num_cpus: int | None = None) -> None:
         "logging_level": logging.WARNING,
     }
     if not local and os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"], **kwargs)
+        address = os.environ["RAY_ADDRESS"]
+        check_reachable(address)
+        try:
+            ray.init(address=address, **kwargs)
+        except ConnectionError as exc:
+            raise ConfigError(f"RAY_ADDRESS={address!r}: {str(exc).splitlines()[0][:120]}; {_RAY_ADDRESS_FIX}") from None
         return
     os.environ.pop("RAY_ADDRESS", None)
     # Only a Ray instance started here inherits this (a cluster's nodes keep their own
@@ -82,6 +87,37 @@ def init_ray(local: bool, num_cpus: int | None = None) -> None:
         dashboard_host="127.0.0.1",
         **kwargs,
     )
+
+
+_RAY_ADDRESS_FIX = "start the cluster (ray up cluster.yaml, or ray start --head), fix or unset RAY_ADDRESS, or pass --local"
+#: How long a RAY_ADDRESS gets to answer before the search gives up (Ray itself retries for minutes).
+CONNECT_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail in one line, within ``timeout``, when ``address``'s host and port do not answer.
+
+    ``auto`` and ``local`` are Ray's own lookups, left to it. ``ray://host:port`` (Ray Client)
+    and ``host:port`` (a head node's GCS) are tried with one TCP connection.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    if address in ("auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"gcs://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise ConfigError(f"RAY_ADDRESS={address!r} is not host:port (or ray://host:port, auto); {_RAY_ADDRESS_FIX}")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__).lower()
+        raise ConfigError(f"RAY_ADDRESS={address!r} cannot be reached ({why} within {timeout:g} s); {_RAY_ADDRESS_FIX}") from None
 
 
 def storage_problem(root: str, visible: dict[str, bool]) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from tuner._run import STOPPED_FILE
 from tuner._storage import join_uri
 from tuner.errors import ConfigError, FatalTrialError, SearchInterrupted, TunerError
+from tuner.leaderboard import FILENAME
 from tuner.search._board import tune_storage, write_run_leaderboard
 from tuner.search._cluster import RAY_ENV, check_remote_is_new, check_storage, cluster_shape, init_ray
 from tuner.search._console import LOG_FILE, Console, say, search_console
@@ -268,6 +269,13 @@ def check_resume(run_dir: Path, opts_space: str | None, opts_data: str | None) -
     from tuner.search._space import load_space, resolve_space_path
 
     plan = load_plan(run_dir)
+    if (run_dir / FILENAME).is_file():  # a damaged leaderboard stops here, before any trial starts
+        from tuner.leaderboard import read_leaderboard
+
+        try:
+            read_leaderboard(run_dir)
+        except TunerError as exc:
+            raise ConfigError(f"--resume: {exc}") from None
     if opts_space is not None and resolve_space_path(opts_space).resolve() != Path(plan.space_source).resolve():
         raise ConfigError(f"--resume: this run searched the space {plan.space_source}, not {opts_space}; drop --space or start a new run")
     if opts_data is not None and Path(opts_data).expanduser().resolve() != Path(plan.data_dir).resolve():

@@ -34,6 +34,10 @@ def _grid_axes(space: SearchSpace, arch: str, continuous_levels: int | None) -> 
     return axes
 
 
+#: The most points a grid search may train (every point is one full training).
+MAX_GRID_POINTS = 10_000
+
+
 def grid_points(space: SearchSpace) -> list[dict[str, Any]]:
     """Every combination of a fully discrete space (the study's exhaustive grid).
 
@@ -44,6 +48,11 @@ def grid_points(space: SearchSpace) -> list[dict[str, Any]]:
 
     from tuner.zoo import get_spec
 
+    size, continuous = grid_size(space)
+    if not continuous and size > MAX_GRID_POINTS:
+        from tuner.errors import ConfigError
+
+        raise ConfigError(f"the space's grid has {size:,} points, more than {MAX_GRID_POINTS:,} trainings; search it with sampler: tpe, or list fewer values")
     points: list[dict[str, Any]] = []
     for arch in space.architectures:
         axes = _grid_axes(space, arch, None)

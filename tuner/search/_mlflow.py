@@ -21,11 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from tuner._run import MLFLOW_FILE
+from tuner.leaderboard import TrialStatus
 
 __all__ = ["MLFLOW_STATUS", "artifact_location", "sync_mlflow", "tracking_uri"]
 
 #: Leaderboard status -> MLflow run status.
-MLFLOW_STATUS = {"completed": "FINISHED", "stopped_early": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "running": "RUNNING"}
+MLFLOW_STATUS: dict[str, str] = {
+    TrialStatus.COMPLETED: "FINISHED",
+    TrialStatus.STOPPED_EARLY: "FINISHED",
+    TrialStatus.FAILED: "FAILED",
+    TrialStatus.INTERRUPTED: "KILLED",
+    TrialStatus.RUNNING: "RUNNING",
+}
 _METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1", "learning_rate")
 
 _trackers: dict[tuple[str, str], _Tracker] = {}
@@ -105,12 +112,12 @@ class _Tracker:
                 if row.get("failure_reason"):
                     tags.append(RunTag("tuner.failure_reason", str(row["failure_reason"])[:5000]))
                 client.log_batch(run_id, tags=tags)
-                if status == "running":
+                if status == TrialStatus.RUNNING:
                     client.update_run(run_id, status="RUNNING")  # a resumed trial runs again
                 else:
                     client.set_terminated(run_id, status=MLFLOW_STATUS.get(status, "FINISHED"))
                 state[2] = status
-            if status != "running" and not state[3]:
+            if status != TrialStatus.RUNNING and not state[3]:
                 path = confusion(row)
                 if path is not None:
                     client.log_artifact(run_id, str(path))

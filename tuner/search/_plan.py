@@ -6,7 +6,6 @@ Pure where it can be (space, dataset, groupings, budget, estimates); written to
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -157,10 +156,21 @@ def build_plan(opts: Options) -> Plan:
         from tuner.search._grid import grid_points
 
         space = space.with_budget(num_samples=len(grid_points(space)))
-    if opts.gpus_per_trial is not None and opts.gpus_per_trial < 0:
-        raise ConfigError(f"--gpus-per-trial must be >= 0, but got {opts.gpus_per_trial}")
-    if opts.cpus_per_trial is not None and opts.cpus_per_trial <= 0:
-        raise ConfigError(f"--cpus-per-trial must be > 0, but got {opts.cpus_per_trial}")
+    # "not x >= 0" (rather than "x < 0") also refuses nan; an infinite count never fits a node.
+    if opts.gpus_per_trial is not None and not (opts.gpus_per_trial >= 0 and math.isfinite(opts.gpus_per_trial)):
+        raise ConfigError(f"--gpus-per-trial must be a number >= 0, but got {opts.gpus_per_trial}")
+    if opts.cpus_per_trial is not None and not (opts.cpus_per_trial > 0 and math.isfinite(opts.cpus_per_trial)):
+        raise ConfigError(f"--cpus-per-trial must be a number > 0, but got {opts.cpus_per_trial}")
+    if opts.groupings_from is not None:
+        from tuner._io import user_path
+        from tuner.leaderboard import FILENAME
+
+        source = user_path(opts.groupings_from, "--groupings-from")
+        if not (source / FILENAME).is_file():
+            raise ConfigError(f"--groupings-from {opts.groupings_from!r} is not a finished run folder (no {FILENAME}); give the folder an earlier search wrote")
+    if not 0 <= opts.seed < 2**32:
+        # Optuna's samplers and numpy take seeds of 32 bits.
+        raise ConfigError(f"--seed must be a whole number from 0 to {2**32 - 1}, but got {opts.seed}")
     if opts.max_concurrent is not None and opts.max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be >= 1, but got {opts.max_concurrent}")
     if opts.weights not in ("auto", "imagenet", "none") and not Path(opts.weights).expanduser().is_file():
@@ -338,11 +348,12 @@ def load_plan(run_dir: Path) -> Plan:
         raise ConfigError(f"--resume {str(run_dir)!r} does not exist; give a run directory (runs/<name>)")
     if not path.is_file():
         raise ConfigError(f"--resume {str(run_dir)!r} is not a run directory of tuner (no {PLAN_FILE}); give the folder a search wrote")
-    try:
-        data = json.loads(path.read_text())
-    except ValueError:
-        raise ConfigError(f"{path} is damaged (not JSON); the run cannot be resumed") from None
-    version = data.get("schema_version", 0) if isinstance(data, dict) else None
+    from tuner._io import read_json
+
+    data = read_json(path, "the run's plan", ConfigError, expect=None)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is damaged (a JSON {type(data).__name__}, not an object); the run cannot be resumed")
+    version = data.get("schema_version", 0)
     if version != PLAN_SCHEMA:
         written = data.get("tuner_version", "unknown") if isinstance(data, dict) else "unknown"
         raise ConfigError(

@@ -16,6 +16,7 @@ from typing import Any
 
 from tuner._params import param_names
 from tuner._run import FAILURE_FILE, journal_path
+from tuner.leaderboard import TrialStatus
 
 __all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
 
@@ -153,18 +154,18 @@ def trial_row(
                 break
     last = results[-1] if results else {}
     if data.get("interrupted") and not (failure or last.get("finished")):
-        status, reason = "interrupted", INTERRUPTED
+        status, reason = TrialStatus.INTERRUPTED, INTERRUPTED
     elif failure or last.get("failure_reason"):
-        status = "failed"
+        status = TrialStatus.FAILED
         reason = str(failure or last.get("failure_reason"))
     elif last.get("finished"):
-        status, reason = "completed", None
+        status, reason = TrialStatus.COMPLETED, None
     elif stopped:
-        status, reason = "interrupted", STOPPED
+        status, reason = TrialStatus.INTERRUPTED, STOPPED
     elif running:
-        status, reason = "running", None
+        status, reason = TrialStatus.RUNNING, None
     else:
-        status, reason = "stopped_early", None
+        status, reason = TrialStatus.STOPPED_EARLY, None
     src = best or last
     row: dict[str, Any] = {
         "trial_id": trial_id,

@@ -9,7 +9,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["ExploringSampler"]
+__all__ = ["BudgetSampler", "ExploringSampler"]
 
 _SEEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
@@ -76,3 +76,88 @@ def _repeats(study: optuna.Study, trial: FrozenTrial, params: dict[str, Any]) ->
         if other.number != trial.number and all(k in other.params and other.params[k] == v for k, v in params.items()):
             return True
     return False
+
+
+class BudgetSampler(optuna.samplers.BaseSampler):
+    """A model-based ``base`` sampler fitted at one training budget, as BOHB fits its model
+    (Falkner et al. 2018): every trial's value at the largest epoch that at least
+    ``min_trials`` trials have reached, trials that stopped before it left out.
+
+    With early stopping, most trials stop at the first rung and a few run on; told as pruned,
+    TPE ranks them by how far they got, so its "good" group is the few that the scheduler
+    promoted and its proposals collapse onto them (the stall ``bench/replay.py --diagnose``
+    shows). Fitted at one budget, the model compares like with like: first on every trial's
+    first-rung score, then, once enough trials got further, on the longer trainings.
+    Until ``min_trials`` trials have a value at the first budget, trials are random.
+
+    The model sees a private in-memory study holding those values (rebuilt when the budget
+    moves up, appended to otherwise); the real study, its trials and their states are untouched.
+    """
+
+    def __init__(self, base: optuna.samplers.BaseSampler, *, seed: int | None, min_trials: int) -> None:
+        self._base = base
+        self._random = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 104729)
+        self._min_trials = max(2, min_trials)
+        self._view: optuna.Study | None = None
+        self._view_budget = 0
+        self._in_view: set[int] = set()
+
+    def reseed_rng(self) -> None:
+        self._base.reseed_rng()
+        self._random.reseed_rng()
+
+    def _refresh(self, study: optuna.Study) -> optuna.Study | None:
+        """The view at the current budget, or ``None`` while too few trials have any value."""
+        trials = [t for t in study.get_trials(deepcopy=False) if t.intermediate_values and t.state != TrialState.FAIL]
+        reached: dict[int, int] = {}
+        for t in trials:
+            last = max(t.intermediate_values)
+            reached[last] = reached.get(last, 0) + 1
+        budget, count = 0, 0
+        for epoch in sorted(reached, reverse=True):  # trials that reached ``epoch`` or further
+            count += reached[epoch]
+            if count >= self._min_trials:
+                budget = epoch
+                break
+        if not budget:
+            return None
+        if self._view is None or budget != self._view_budget:
+            self._view = optuna.create_study(directions=study.directions, storage=optuna.storages.InMemoryStorage())
+            self._view_budget, self._in_view = budget, set()
+        view = self._view
+        for t in trials:
+            if t.number in self._in_view or max(t.intermediate_values) < budget:
+                continue
+            value = _value_at(t, budget, study.direction)
+            view.add_trial(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=value))
+            self._in_view.add(t.number)
+        # Optuna caches a study's trial list per thread until its next ask(); this study never asks.
+        if hasattr(view, "_thread_local"):
+            view._thread_local.cached_all_trials = None
+        return view
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        view = self._refresh(study)
+        return {} if view is None else self._base.infer_relative_search_space(view, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        if self._view is None or not search_space:
+            return {}
+        return self._base.sample_relative(self._view, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
+        if self._view is None:
+            return self._random.sample_independent(study, trial, param_name, param_distribution)
+        return self._base.sample_independent(self._view, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._base.before_trial(study, trial)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+        self._base.after_trial(study, trial, state, values)
+
+
+def _value_at(trial: FrozenTrial, budget: int, direction: optuna.study.StudyDirection) -> float:
+    """The trial's best reported value up to ``budget`` epochs."""
+    values = [v for step, v in trial.intermediate_values.items() if step <= budget]
+    return max(values) if direction == optuna.study.StudyDirection.MAXIMIZE else min(values)

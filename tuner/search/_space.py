@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from tuner._io import short
 from tuner._params import PARAM_DEFAULTS, PARAM_HELP
 from tuner._paths import list_yaml, repo_search_spaces_dir, resolve_named_yaml
 from tuner.errors import ConfigError
@@ -113,13 +114,15 @@ class Param(_Frozen):
 class Budget(_Frozen):
     """How much to spend: trials, epochs, ASHA's rungs, early stopping, the probe stage."""
 
-    num_samples: int = Field(20, ge=1)
-    max_epochs: int = Field(20, ge=1)
-    grace_period: int = Field(2, ge=1)
-    reduction_factor: float = Field(3, gt=1)
-    patience: int | None = Field(None, ge=1)
-    probe_samples: int = Field(4, ge=1)
-    probe_epochs: int = Field(5, ge=1)
+    # Upper bounds keep a typo from asking for years of training or unbounded memory (ASHA
+    # keeps a rung per power of reduction_factor: near 1 that is millions of rungs).
+    num_samples: int = Field(20, ge=1, le=100_000)
+    max_epochs: int = Field(20, ge=1, le=10_000)
+    grace_period: int = Field(2, ge=1, le=10_000)
+    reduction_factor: float = Field(3, ge=1.5, le=100)
+    patience: int | None = Field(None, ge=1, le=10_000)
+    probe_samples: int = Field(4, ge=1, le=1_000)
+    probe_epochs: int = Field(5, ge=1, le=10_000)
     # How trials are chosen: Optuna's TPE (default), Optuna's random sampler, or every point
     # of a fully discrete space once (the study's exhaustive grid; num_samples is the grid).
     sampler: Literal["tpe", "random", "grid"] = "tpe"
@@ -152,6 +155,13 @@ class SearchSpace(_Frozen):
         if v not in METRICS:
             raise ValueError(f"unknown metric {v!r}; valid metrics: {', '.join(METRICS)}")
         return v
+
+    @model_validator(mode="after")
+    def _metric_mode(self) -> SearchSpace:
+        wanted = "min" if self.metric == "val_loss" else "max"
+        if self.mode != wanted:
+            raise ValueError(f"metric {self.metric} is better when {'lower' if wanted == 'min' else 'higher'}, so mode must be {wanted}, but got {self.mode}")
+        return self
 
     @field_validator("params")
     @classmethod
@@ -260,13 +270,10 @@ def load_space(name_or_file: str) -> SearchSpace:
             optimizers, input sizes below an architecture's minimum, unfrozen blocks above an
             architecture's count. Each message names the key, the value and the valid choices.
     """
+    from tuner._io import read_yaml
+
     path = resolve_space_path(name_or_file)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"space file {str(path)!r} is not valid YAML{at}; fix the syntax") from None
+    raw = read_yaml(path, "space file")
     if not isinstance(raw, dict):
         raise ConfigError(f"space file {str(path)!r} must be a mapping of keys such as architectures, params and budget")
     raw.setdefault("name", path.stem)
@@ -285,6 +292,7 @@ def check_space(space: SearchSpace, where: str = "space") -> None:
     """
     from tuner.zoo import OPTIMIZERS, get_spec, list_models
 
+    _check_values(space, where)
     specs = []
     for arch in space.architectures:
         try:
@@ -357,9 +365,42 @@ def check_space(space: SearchSpace, where: str = "space") -> None:
     _check_groupings(space, where)
 
 
+def _check_values(space: SearchSpace, where: str) -> None:
+    """Every value a trial could be handed obeys its parameter's rules (``ParamSpec.problem``):
+    each choice, the fixed value, both ends of a range; and the distribution suits the type."""
+    from tuner._params import PARAMS
+
+    specs = {p.name: p for p in PARAMS}
+    for name, param in space.params.items():
+        spec = specs[name]
+        kind = param.kind
+        if kind in ("uniform", "loguniform") and spec.column != "Float64":
+            whole = "whole numbers: use int: [low, high] or a choice" if spec.column == "Int64" else "names: use a choice"
+            raise ConfigError(f"{where}: params.{name}: {kind} draws real numbers, but {name} takes {whole}")
+        if kind == "int" and spec.column == "string":
+            raise ConfigError(f"{where}: params.{name}: int draws numbers, but {name} takes names; use a choice")
+        values = list(param.values() or [])
+        if kind in ("uniform", "loguniform", "int"):
+            values = list(getattr(param, kind))
+        for value in values:
+            if isinstance(value, (list, tuple, dict, set)):
+                raise ConfigError(f"{where}: params.{name}: {short(value, 40)} is a {type(value).__name__}, not one value; {spec.rule}")
+            why = spec.problem(value)
+            if why:
+                raise ConfigError(f"{where}: params.{name}: {why}; {spec.rule}")
+
+
 def _check_groupings(space: SearchSpace, where: str) -> None:
     from tuner.data import resolve_grouping_path
 
+    candidates = space.grouping_candidates()
+    if len(set(candidates)) > 1 and space.metric != "val_accuracy_common":
+        # Merging classes alone raises accuracy on the merged labels: trials on different
+        # label spaces are only comparable on the common one.
+        raise ConfigError(
+            f"{where}: params.grouping searches {len(set(candidates))} groupings, but metric {space.metric} scores each trial on its own labels, "
+            "where merging classes alone raises the score; use metric: val_accuracy_common (the default) or fix one grouping"
+        )
     for g in space.grouping_candidates():
         if g == "none":
             continue

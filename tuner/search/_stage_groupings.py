@@ -33,9 +33,8 @@ def copy_groupings(run_dir: Path, plan: Plan) -> Plan:
 
 def resolve_auto_groupings(run_dir: Path, plan: Plan, source_dir: Path) -> Plan:
     """Fix every ``auto:K`` candidate to one grouping file, from the best probe (or earlier) trial."""
-    import numpy as np
 
-    from tuner._run import CONFUSION_FILE, load_run
+    from tuner._run import CONFUSION_FILE, load_confusion, load_run
     from tuner.data._names import safe_filename
     from tuner.groupings import grouping_yaml, suggest_grouping, why_not_learned
 
@@ -48,7 +47,7 @@ def resolve_auto_groupings(run_dir: Path, plan: Plan, source_dir: Path) -> Plan:
         )
     checkpoint = source.checkpoint(best)
     assert checkpoint is not None  # best_row(with_checkpoint=True) has one
-    confusion = np.load(checkpoint / CONFUSION_FILE)
+    confusion = load_confusion(checkpoint / CONFUSION_FILE)
     why = why_not_learned(confusion)
     if why:
         # Clustering a model at chance would merge random classes and score every grouped

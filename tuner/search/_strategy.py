@@ -49,6 +49,10 @@ class SearchPolicy:
             discrete space, once it has narrowed in) is drawn at random instead.
         good_share: TPE's share of the trials it models as "good" (its gamma); ``None``:
             Optuna's default, a tenth of them up to 25.
+        budget_model: TPE is fitted at one budget, BOHB's way (:class:`BudgetSampler`):
+            every trial's value at the largest epoch enough trials reached.
+        brackets: ASHA's brackets (Hyperband-style: bracket ``b`` starts its trials at
+            ``grace_period * reduction_factor ** b``); 1 is plain ASHA.
     """
 
     sampler: Literal["tpe", "random"] = "tpe"
@@ -63,6 +67,8 @@ class SearchPolicy:
     random_fraction: float = 0.0
     good_share: float | None = None
     fresh: bool = False
+    brackets: int = 1
+    budget_model: bool = False
 
     def with_(self, **changes: Any) -> SearchPolicy:
         return replace(self, **changes)
@@ -122,6 +128,15 @@ def make_sampler(policy: SearchPolicy, seed: int, num_samples: int) -> optuna.sa
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = SAMPLERS[policy.sampler](seed, num_samples, policy)
+    if policy.sampler != "random" and policy.budget_model:
+        from tuner.search._samplers import BudgetSampler
+
+        # The view has no start-up of its own: until it has min_trials trials, BudgetSampler is random.
+        sampler = BudgetSampler(
+            SAMPLERS[policy.sampler](seed, num_samples, policy.with_(startup=0.0, startup_cap=0)),
+            seed=seed,
+            min_trials=startup_trials(num_samples, policy.startup, policy.startup_cap),
+        )
     if policy.sampler != "random" and (policy.random_fraction > 0 or policy.fresh):
         from tuner.search._samplers import ExploringSampler
 
@@ -158,4 +173,5 @@ def make_scheduler(policy: SearchPolicy, *, max_epochs: int, grace_period: int, 
         max_t=max_epochs + 1,
         grace_period=min(policy.grace_period or grace_period, max_epochs),
         reduction_factor=reduction_factor,
+        brackets=policy.brackets,
     )

@@ -23,10 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from tuner.leaderboard import TrialStatus
+
 __all__ = ["STATES", "StudyTrial", "study_trials", "sync_study"]
 
 #: Leaderboard status -> Optuna trial state name.
-STATES = {"completed": "COMPLETE", "stopped_early": "PRUNED", "failed": "FAIL", "interrupted": "FAIL", "running": "RUNNING"}
+STATES: dict[str, str] = {
+    TrialStatus.COMPLETED: "COMPLETE",
+    TrialStatus.STOPPED_EARLY: "PRUNED",
+    TrialStatus.FAILED: "FAIL",
+    TrialStatus.INTERRUPTED: "FAIL",
+    TrialStatus.RUNNING: "RUNNING",
+}
 
 _storages: dict[str, Any] = {}
 _lock = threading.Lock()  # the leaderboard writer thread and the driver both sync

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from tuner.leaderboard import FILENAME
+from tuner.leaderboard import FILENAME, TrialStatus
 from tuner.search._board import test_scores, tune_storage
 from tuner.search._console import say
 from tuner.search._contracts import Plan, TrialConfig
@@ -24,7 +24,7 @@ def evaluate_top(run_dir: Path, plan: Plan) -> None:
     rows = [
         r
         for r in collect_rows(run_dir, plan.metric, plan.mode, storage_root=tune_storage(run_dir, plan)[1])
-        if r["stage"] == "search" and r["status"] != "failed" and r["checkpoint_path"]
+        if r["stage"] == "search" and r["status"] != TrialStatus.FAILED and r["checkpoint_path"]
     ]
     todo = []
     for row in rows[: plan.test_top]:
@@ -89,10 +89,11 @@ def _worker_test_scores(run_dir: Path, row: dict[str, Any]) -> dict[str, float] 
 
 def print_summary(run_dir: Path, rows: list[dict[str, Any]], plan: Plan, out: TextIO) -> None:
     search = [r for r in rows if r["stage"] == "search"]
-    statuses = {s: sum(1 for r in search if r["status"] == s) for s in ("completed", "stopped_early", "failed")}
+    statuses = {s: sum(1 for r in search if r["status"] == s) for s in (TrialStatus.COMPLETED, TrialStatus.STOPPED_EARLY, TrialStatus.FAILED)}
+    done, early, n_failed = statuses[TrialStatus.COMPLETED], statuses[TrialStatus.STOPPED_EARLY], statuses[TrialStatus.FAILED]
     print(
-        f"\n{len(search)} trials: {statuses['completed']} completed, {statuses['stopped_early']} stopped early by ASHA, "
-        f"{statuses['failed']} failed" + (f" (+{len(rows) - len(search)} probe trials)" if len(rows) > len(search) else ""),
+        f"\n{len(search)} trials: {done} completed, {early} stopped early by ASHA, {n_failed} failed"
+        + (f" (+{len(rows) - len(search)} probe trials)" if len(rows) > len(search) else ""),
         file=out,
     )
     epochs = sum(int(r["epochs_run"] or 0) for r in rows)
@@ -105,7 +106,7 @@ def print_summary(run_dir: Path, rows: list[dict[str, Any]], plan: Plan, out: Te
         + f", {seconds / 3600:.3g} {'GPU-hours' if gpu else 'CPU trial-hours'}",
         file=out,
     )
-    top = [r for r in search if r["objective"] is not None and r["status"] != "failed"][:5]
+    top = [r for r in search if r["objective"] is not None and r["status"] != TrialStatus.FAILED][:5]
     if top:
         metric = plan.metric
         print(f"\ntop {len(top)} by {metric}:", file=out)
@@ -122,7 +123,7 @@ def print_summary(run_dir: Path, rows: list[dict[str, Any]], plan: Plan, out: Te
                 file=out,
             )
     n = len(plan.class_names)
-    fine = [r for r in rows if r["status"] != "failed" and r["n_classes"] == n and r["val_accuracy"] is not None]
+    fine = [r for r in rows if r["status"] != TrialStatus.FAILED and r["n_classes"] == n and r["val_accuracy"] is not None]
     own = max(fine, key=lambda r: r["val_accuracy"]) if fine else None
     # Whenever the best model on the dataset's own labels is not the top row (a grouped trial
     # tops the objective, or a probe trial trained longer): the figure a user compares with.
@@ -132,7 +133,7 @@ def print_summary(run_dir: Path, rows: list[dict[str, Any]], plan: Plan, out: Te
             f"val_accuracy {own['val_accuracy']:.4f} at epoch {own['best_epoch']}",
             file=out,
         )
-    failed = [r for r in search if r["status"] == "failed"]
+    failed = [r for r in search if r["status"] == TrialStatus.FAILED]
     for r in failed[:5]:
         print(f"  failed {r['trial_id']}: {r['failure_reason']}", file=out)
     print(f"\nleaderboard: {run_dir / FILENAME}", file=out)
