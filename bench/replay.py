@@ -359,6 +359,11 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
         "default without early stopping": tune(DEFAULT_POLICY.with_(early_stopping=False)),
         "default + grace 3": tune(DEFAULT_POLICY.with_(grace_period=3)),
         "default + budget model": tune(DEFAULT_POLICY.with_(budget_model=True)),
+        "default + hyperband": tune(DEFAULT_POLICY.with_(hyperband=True)),
+        "default + hyperband + fresh": tune(DEFAULT_POLICY.with_(hyperband=True, fresh=True)),
+        "default + budget model + fresh": tune(DEFAULT_POLICY.with_(budget_model=True, fresh=True)),
+        "default + hyperband + budget model + fresh": tune(DEFAULT_POLICY.with_(hyperband=True, budget_model=True, fresh=True)),
+        "random + hyperband": tune(SearchPolicy(tell_pruned=False, prior=False, sampler="random", hyperband=True)),
         "default + budget model + random 1/3": tune(DEFAULT_POLICY.with_(budget_model=True, random_fraction=1 / 3)),
     }
 

@@ -1,8 +1,23 @@
-"""A finished (or running) search's folder, read back for reports, suggestions and export.
+"""The run folder: the one place its layout is named, and its readers.
 
-Everything comes from files the search wrote: ``leaderboard.parquet`` (rows and metadata),
-``run.json`` (the plan), ``groupings/*.yaml`` and the checkpoints the rows point to. Nothing
-is read from Ray, so a run folder copied to another machine works the same.
+Every path a run folder holds is a constant here (the search's own files and the Tune files
+it reads: ``params.json``, ``result.json``, ``error.txt``); writers name them from here and
+write through :func:`tuner._io.write_atomic` (temp file, fsync, rename), readers validate what
+they load and say which file is damaged. Adding a file to a run folder is one constant here.
+
+A run folder read back (reports, suggestions, export) comes from its files only: nothing is
+read from Ray, so a run folder copied to another machine works the same.
+
+    RUN_DIR/
+      leaderboard.parquet   rows + metadata (tuner.leaderboard)   run.json        the plan
+      optuna.db             the search as Optuna studies           mlflow.json     MLflow run ids
+      test_scores.json      test accuracy of the top trials        ray.log         Ray's output
+      groupings/*.yaml      grouping candidates, common.yaml       report/         the HTML report
+      epochs/<stage>/<trial>.jsonl                                 every report a trial made
+      <stage>/stopped.json, <stage>/tracked_trials.json           a stage's end
+      <stage>/<trial>/      params.json, result.json, error.txt (Tune's), failure.json,
+                            recovered_errors.txt, checkpoint_epoch_NNNN/ (state.json,
+                            model.weights.h5, confusion.npy)
 """
 
 from __future__ import annotations
@@ -14,10 +29,22 @@ from typing import Any
 
 from tuner._io import read_json
 from tuner.errors import ConfigError, DataError
-from tuner.leaderboard import read_leaderboard
+from tuner.leaderboard import FILENAME, read_leaderboard
 
 __all__ = [
+    "COMMON_GROUPING_FILE",
     "CONFUSION_FILE",
+    "ERROR_FILE",
+    "GROUPINGS_DIR",
+    "LEADERBOARD_FILE",
+    "LOG_FILE",
+    "PARAMS_FILE",
+    "PLAN_FILE",
+    "RECOVERED_FILE",
+    "REPORT_DIR",
+    "RESULT_FILE",
+    "TEST_SCORES_FILE",
+    "TRACKED_FILE",
     "EPOCHS_DIR",
     "FAILURE_FILE",
     "MLFLOW_FILE",
@@ -60,7 +87,26 @@ def journal_path(run_dir: str | os.PathLike[str], stage: str, trial_id: str) -> 
     return Path(run_dir) / EPOCHS_DIR / stage / f"{trial_id}.jsonl"
 
 
-_PLAN_FILE = "run.json"
+#: ``RUN_DIR/run.json``: the search's plan (tuner.search's ``Plan``), written before the first trial.
+PLAN_FILE = "run.json"
+#: ``RUN_DIR/leaderboard.parquet`` (its format: tuner.leaderboard).
+LEADERBOARD_FILE = FILENAME
+#: ``RUN_DIR/groupings/``: the grouping candidates a search used (``auto_*.yaml`` it derived).
+GROUPINGS_DIR = "groupings"
+#: ``RUN_DIR/groupings/common.yaml``: the common label space every candidate maps into.
+COMMON_GROUPING_FILE = "common.yaml"
+#: ``RUN_DIR/test_scores.json``: ``{trial_id: {metric: value}}`` of the top trials on the test split.
+TEST_SCORES_FILE = "test_scores.json"
+#: ``RUN_DIR/<stage>/tracked_trials.json``: the trial folders Tune tracked when the stage ended.
+TRACKED_FILE = "tracked_trials.json"
+#: ``RUN_DIR/ray.log``: Ray's and the workers' own output (the console shows tuner's).
+LOG_FILE = "ray.log"
+#: ``RUN_DIR/report/``: ``python -m tuner.report``'s default output.
+REPORT_DIR = "report"
+#: Tune's files in a trial folder: the sampled config, one JSON line per report, the error that ended it.
+PARAMS_FILE = "params.json"
+RESULT_FILE = "result.json"
+ERROR_FILE = "error.txt"
 
 
 @dataclass(frozen=True)
@@ -175,12 +221,14 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     Raises:
         DataError: the folder does not exist, holds no leaderboard, or one of a newer format.
     """
-    path = Path(run_dir).expanduser()
+    from tuner._io import user_path
+
+    path = user_path(str(run_dir), "run folder", DataError)
     if path.exists() and not path.is_dir():
         raise DataError(f"{str(path)!r} is a file, not a run directory; give the folder a search wrote (runs/<name>)")
     df, meta = read_leaderboard(path)
     plan: dict[str, Any] = {}
-    plan_file = path / _PLAN_FILE
+    plan_file = path / PLAN_FILE
     if plan_file.exists():
         plan = read_json(plan_file, "the run's plan", DataError)
     return Run(path=path.resolve(), df=df, meta=meta, plan=plan)
@@ -188,7 +236,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
 
 def read_params(trial_dir: Path) -> dict[str, Any]:
     """A trial's sampled parameters (Tune's ``params.json``), checked to be a JSON object."""
-    return read_json(trial_dir / "params.json", "the trial's parameters", DataError)
+    return read_json(trial_dir / PARAMS_FILE, "the trial's parameters", DataError)
 
 
 def load_confusion(path: Path, labels: int | None = None) -> Any:

@@ -349,6 +349,31 @@ def _identity(layout: str, names: Sequence[str], folders: Sequence[str], files: 
     return h.hexdigest()[:24]
 
 
+def check_readable(index: DatasetIndex) -> None:
+    """Refuse a dataset with a class none of whose images can be read (header check, stopping
+    at each class's first readable image: one probe per class when all is well).
+
+    Raises:
+        DataError: naming the class and the first file's problem.
+    """
+    from tuner.data._images import probe_image
+
+    for label, name in enumerate(index.class_names):
+        first_problem = None
+        count = 0
+        for rel, lab in zip(index.files, index.labels):
+            if lab != label:
+                continue
+            count += 1
+            probe = probe_image(os.path.join(index.root, rel))
+            if probe.ok:
+                first_problem = None
+                break
+            first_problem = first_problem or f"{rel[:60]}: {probe.problem[:60]}"
+        if count and first_problem:
+            raise DataError(f"class {name[:40]!r}: none of its {count} images can be read (e.g. {first_problem}); fix or remove them")
+
+
 def index_dataset(data_dir: str | os.PathLike[str], class_name_pattern: str | None = None, split_seed: int = 0) -> DatasetIndex:
     """Index a dataset folder: layout, classes, files, labels, split and identity.
 

@@ -17,6 +17,7 @@ from tuner.data._cache import estimate_cache_bytes
 from tuner.data._grouping import load_grouping
 from tuner.data._images import probe_image
 from tuner.data._index import SPLITS, DatasetIndex, index_dataset
+from tuner.errors import DataError
 
 __all__ = ["InspectReport", "inspect_dataset", "format_report"]
 
@@ -135,6 +136,17 @@ def inspect_dataset(
         heights.append(probe.height)
         modes[probe.mode] += 1
         formats[probe.format] += 1
+    if unreadable and len(unreadable) == len(index.files):
+        first = unreadable[0]
+        raise DataError(
+            f"none of the {len(index.files)} image files in {index.root} can be read (e.g. {first['file'][:60]}: {first['problem'][:60]}); "
+            "check that they are images and not damaged"
+        )
+    bad = set(u["file"] for u in unreadable)
+    for label, name in enumerate(index.class_names):
+        members = [rel for rel, lab in zip(index.files, index.labels) if lab == label]
+        if members and all(rel in bad for rel in members):
+            raise DataError(f"class {name[:40]!r}: none of its {len(members)} images can be read; fix or remove the folder {index.class_folders[label][:60]!r}")
     conversion = {mode: n for mode, n in modes.items() if mode != "RGB"}
     counts_total = index.class_counts()
     classes: list[dict[str, Any]] = []

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuner._run import WEIGHTS_FILE, Run, load_run, read_params
+from tuner._io import user_path, write_atomic
+from tuner._run import PARAMS_FILE, WEIGHTS_FILE, Run, load_run, read_params
 from tuner.errors import ConfigError, DataError
 from tuner.leaderboard import TrialStatus
 
@@ -53,7 +54,7 @@ def _pick(run: Run, trial: str):
 def _trial_params(run: Run, row: Any) -> dict[str, Any]:
     """The trial's sampled parameters (its ``params.json``, else the leaderboard row)."""
     trial_dir = row.get("trial_dir")
-    if isinstance(trial_dir, str) and (run.path / trial_dir / "params.json").is_file():
+    if isinstance(trial_dir, str) and (run.path / trial_dir / PARAMS_FILE).is_file():
         return read_params(run.path / trial_dir)
     keys = ("architecture", "dropout", "dense_units", "input_size", "grouping", "unfrozen_blocks")
     return {k: row.get(k) for k in keys}
@@ -83,7 +84,7 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
     """
     run = load_run(run_dir)
     row = _pick(run, trial)
-    out_dir = Path(out).expanduser()
+    out_dir = user_path(str(out), "--out")
     if (out_dir / MODEL_FILE).exists():
         raise ConfigError(f"export folder {str(out_dir)!r} already holds an exported model; give a new folder (nothing was overwritten)")
     if out_dir.exists() and not out_dir.is_dir():
@@ -110,7 +111,7 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
     built.model.load_weights(weights)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_inference_model(built, out_dir / MODEL_FILE)
-    (out_dir / LABELS_FILE).write_text(json.dumps(labels, indent=1, ensure_ascii=False))
+    write_atomic(out_dir / LABELS_FILE, json.dumps(labels, indent=1, ensure_ascii=False))
     preprocessing = {
         "image_size": int(working_size),
         "color": "RGB",
@@ -120,7 +121,7 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
         "normalisation": f"inside the model ({built.spec.preprocessing}); feed raw 0-255 pixels",
         "decode": "tuner.data.decode_rgb(path, image_size)",
     }
-    (out_dir / PREPROCESSING_FILE).write_text(json.dumps(preprocessing, indent=1))
+    write_atomic(out_dir / PREPROCESSING_FILE, json.dumps(preprocessing, indent=1))
 
     def num(key: str) -> float | None:
         try:
@@ -146,5 +147,5 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
         "split_seed": run.plan.get("split_seed", 0),
         "class_name_pattern": run.plan.get("class_name_pattern"),
     }
-    (out_dir / TRIAL_FILE).write_text(json.dumps(info, indent=1, default=str))
+    write_atomic(out_dir / TRIAL_FILE, json.dumps(info, indent=1, default=str))
     return ExportResult(out_dir, str(row["trial_id"]), labels, info["val_accuracy"])

@@ -33,14 +33,17 @@ def _parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
+    from tuner._io import write_atomic
     from tuner._run import CONFUSION_FILE, load_confusion, load_run
     from tuner.errors import ConfigError, DataError
     from tuner.groupings import grouping_yaml, suggest_grouping, why_not_learned
 
     run = load_run(args.run_dir)
     n = len(run.class_names)
+    if n < 3:
+        raise DataError(f"{run.path} has {n} classes; a grouping needs at least 3 to merge any (the run's metadata lists its classes)")
     if not 2 <= args.classes < n:
-        raise ConfigError(f"--classes must satisfy 2 <= K < {n} (the run's number of classes), but got {args.classes}")
+        raise ConfigError(f"--classes must be from 2 to {n - 1} (fewer labels than the run's {n} classes), but got {args.classes}")
     if args.trial:
         row = run.row(args.trial)
         grouping = row.get("grouping")
@@ -66,8 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if out.exists() and out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is a folder; give a file name such as {out / (name + '.yaml')}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    write_atomic(out, text)
     print(f"wrote {out}: {len(suggested.grouping.groups)} groups, {args.classes} labels", file=sys.stderr)
     return 0
 

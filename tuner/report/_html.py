@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuner._run import Run, load_run
+from tuner._io import write_atomic
+from tuner._run import REPORT_DIR, Run, load_run
 from tuner.report import _compute, _draw, _figures
 
 __all__ = ["FIGURES", "Figure", "ReportResult", "build_report"]
@@ -245,7 +246,7 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     """
     t0 = time.perf_counter()
     run = load_run(run_dir)
-    out_dir = Path(out) if out else run.path / "report"
+    out_dir = Path(out) if out else run.path / REPORT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ReportResult(html=out_dir / "report.html")
     sections = []
@@ -257,7 +258,7 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         if has_data:
             png = fig.draw(info)
             path = out_dir / f"{fig.key}.png"
-            path.write_bytes(png)
+            write_atomic(path, png)
             result.pngs[fig.key] = path
             alt = html.escape(fig.title)
             body += f"<img id='fig-{fig.key}' alt='{alt}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
@@ -286,8 +287,6 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         + f"<p class='caption'>Written by tuner from {html.escape(str(run.path))} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.</p>"
         "</body></html>"
     )
-    tmp = result.html.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, result.html)
+    write_atomic(result.html, page)
     result.seconds = time.perf_counter() - t0
     return result

@@ -260,11 +260,14 @@ def _print_dry_run(plan: Plan, run_dir: Path) -> None:
         f"cluster: {plan.cluster.cpus:g} CPUs, {plan.cluster.gpus:g} GPUs; per trial: {plan.cpus_per_trial:g} CPU, "
         f"{plan.gpus_per_trial:g} GPU; {plan.max_concurrent} trials at a time"
     )
-    from tuner.search._plan import random_weights_note
+    from tuner.search._plan import dropped_groupings_note, random_weights_note
 
     note = random_weights_note(plan)
     if note:
         print(f"weights: {note}")
+    dropped = dropped_groupings_note(plan)
+    if dropped:
+        print(dropped)
     if plan.needs_probe:
         print(f"probe stage: {plan.probe_samples} trials x {plan.probe_epochs} epochs without grouping, to resolve {', '.join(plan.auto_groupings)}")
     print("\n# estimate")

@@ -6,11 +6,12 @@ neither Ray nor TensorFlow is imported here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from tuner._run import MLFLOW_FILE, OPTUNA_DB
+from tuner._io import read_json
+from tuner._run import GROUPINGS_DIR, MLFLOW_FILE, OPTUNA_DB, PLAN_FILE, TEST_SCORES_FILE
+from tuner.errors import DataError
 from tuner.leaderboard import FILENAME, TrialStatus, write_leaderboard
 from tuner.search._contracts import Plan
 from tuner.search._grid import sweep_info
@@ -42,8 +43,8 @@ def _metadata(plan: Plan, ended: str | None = None) -> dict[str, Any]:
 
 
 def test_scores(run_dir: Path) -> dict[str, dict[str, float]]:
-    path = run_dir / "test_scores.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    path = run_dir / TEST_SCORES_FILE
+    return read_json(path, "the run's test scores", DataError) if path.is_file() else {}
 
 
 def write_run_leaderboard(
@@ -114,10 +115,9 @@ def _sync_mlflow(run_dir: Path, plan: Plan, rows: list[dict[str, Any]], ended: s
 def _upload_driver_files(run_dir: Path, remote: str) -> None:
     """Copy what only the driver writes into the remote run folder, so it is a whole run."""
     from tuner._storage import upload_files
-    from tuner.search._plan import PLAN_FILE
 
-    files = [run_dir / FILENAME, run_dir / PLAN_FILE, run_dir / "test_scores.json", run_dir / OPTUNA_DB, run_dir / MLFLOW_FILE]
-    files += sorted((run_dir / "groupings").glob("*.yaml")) + sorted(run_dir.glob(f"*/{TRACKED_FILE}"))
+    files = [run_dir / FILENAME, run_dir / PLAN_FILE, run_dir / TEST_SCORES_FILE, run_dir / OPTUNA_DB, run_dir / MLFLOW_FILE]
+    files += sorted((run_dir / GROUPINGS_DIR).glob("*.yaml")) + sorted(run_dir.glob(f"*/{TRACKED_FILE}"))
     upload_files(run_dir, files, remote)
 
 

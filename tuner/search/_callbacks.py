@@ -14,6 +14,8 @@ from typing import Any
 
 from ray.tune import Callback, Stopper
 
+from tuner._io import write_atomic
+from tuner._run import ERROR_FILE, FAILURE_FILE, PARAMS_FILE, RECOVERED_FILE, RESULT_FILE, STOPPED_FILE
 from tuner.errors import FATAL_PREFIX
 from tuner.search._console import say
 from tuner.search._contracts import Plan
@@ -172,7 +174,7 @@ class LeaderboardCallback(Callback):
         self.stop()
 
 
-_TRIAL_FILES = ("params.json", "result.json", "failure.json", "error.txt")
+_TRIAL_FILES = (PARAMS_FILE, RESULT_FILE, FAILURE_FILE, ERROR_FILE)
 
 
 def mirror_trial_files(folders, stage_dir: Path) -> None:
@@ -306,12 +308,10 @@ class FailureGuard(Callback, Stopper):
     def _stop(self, reason: str, fatal: bool) -> None:
         import json
 
-        from tuner._run import STOPPED_FILE
-
         self.reason, self.fatal = reason, fatal
         Path(self.stage_dir).mkdir(parents=True, exist_ok=True)
         # A file, not only this object: after a restore the driver holds another copy.
-        (Path(self.stage_dir) / STOPPED_FILE).write_text(json.dumps({"reason": reason, "fatal": fatal}))
+        write_atomic(Path(self.stage_dir) / STOPPED_FILE, json.dumps({"reason": reason, "fatal": fatal}))
 
     def on_trial_error(self, iteration, trials, trial, **info):
         why = failure_reason(getattr(trial, "local_path", None))
@@ -344,10 +344,8 @@ class FailureGuard(Callback, Stopper):
         """A warm trial's process died (a crash, an OOM kill, a lost node): Tune restarts the
         trial from its newest checkpoint. Its ``error.txt`` moves aside, so that only an error
         that ended a trial reads as its failure."""
-        from tuner._run import RECOVERED_FILE
-
         folder = Path(getattr(trial, "local_path", None) or "")
-        error = folder / "error.txt"
+        error = folder / ERROR_FILE
         if trial.local_path and error.is_file():
             with open(folder / RECOVERED_FILE, "a") as fh:
                 fh.write(error.read_text())

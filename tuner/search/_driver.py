@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from tuner._run import STOPPED_FILE
+from tuner._io import user_path, write_atomic
+from tuner._run import STOPPED_FILE, TRACKED_FILE
 from tuner._storage import join_uri
 from tuner.errors import ConfigError, FatalTrialError, SearchInterrupted, TunerError
 from tuner.leaderboard import FILENAME
@@ -23,8 +24,7 @@ from tuner.search._board import tune_storage, write_run_leaderboard
 from tuner.search._cluster import RAY_ENV, check_remote_is_new, check_storage, cluster_shape, init_ray
 from tuner.search._console import LOG_FILE, Console, say, search_console
 from tuner.search._contracts import Plan
-from tuner.search._plan import load_plan, random_weights_note, save_plan, size_resources, stage_space
-from tuner.search._rows import TRACKED_FILE
+from tuner.search._plan import dropped_groupings_note, load_plan, random_weights_note, save_plan, size_resources, stage_space
 from tuner.search._stage_groupings import copy_groupings, resolve_auto_groupings, set_common_space
 from tuner.search._summary import evaluate_top, print_summary
 from tuner.search._weights import resolve_weights
@@ -138,7 +138,7 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
     # last experiment checkpoint, is not among them: the resumed search never continues it.
     tracked = sorted(Path(r.path).name for r in (results[i] for i in range(len(results))) if r.path)
     (run_dir / stage).mkdir(exist_ok=True)
-    (run_dir / stage / TRACKED_FILE).write_text(json.dumps(tracked))
+    write_atomic(run_dir / stage / TRACKED_FILE, json.dumps(tracked))
     _record_unstarted_failures(run_dir / stage, results)
     if interrupt.requested:
         from tuner.search._callbacks import RUNNING_NOW
@@ -154,18 +154,17 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
 def _record_unstarted_failures(stage_dir: Path, results: Any) -> None:
     """A trial that failed before it wrote anything (its actor never started, say) still gets
     a leaderboard row: its config and the error go where its files would have been."""
-    from tuner._run import FAILURE_FILE
+    from tuner._run import FAILURE_FILE, PARAMS_FILE
     from tuner.search._trial import one_line
 
     for r in results:
         if not r.path or r.error is None:
             continue
         folder = stage_dir / Path(r.path).name
-        if (folder / "params.json").is_file():
+        if (folder / PARAMS_FILE).is_file():
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "params.json").write_text(json.dumps(r.config or {}, default=str))
-        (folder / FAILURE_FILE).write_text(json.dumps({"reason": f"error: {one_line(r.error)}"}))
+        write_atomic(folder / PARAMS_FILE, json.dumps(r.config or {}, default=str))
+        write_atomic(folder / FAILURE_FILE, json.dumps({"reason": f"error: {one_line(r.error)}"}))
 
 
 def run_search(
@@ -231,9 +230,9 @@ def _run_search(
             flush=True,
         )
         print(f"Ray's log (its workers' output and warnings): {console.log_path}", file=out, flush=True)
-        note = random_weights_note(plan)
-        if note:
-            print(note, file=out, flush=True)
+        for note in (random_weights_note(plan), dropped_groupings_note(plan)):
+            if note:
+                print(note, file=out, flush=True)
         index = index_dataset(plan.data_dir, plan.class_name_pattern, plan.split_seed)
         t0 = time.perf_counter()
         cache = open_cache(index, plan.working_size, plan.cache_dir)
@@ -278,7 +277,7 @@ def check_resume(run_dir: Path, opts_space: str | None, opts_data: str | None) -
             raise ConfigError(f"--resume: {exc}") from None
     if opts_space is not None and resolve_space_path(opts_space).resolve() != Path(plan.space_source).resolve():
         raise ConfigError(f"--resume: this run searched the space {plan.space_source}, not {opts_space}; drop --space or start a new run")
-    if opts_data is not None and Path(opts_data).expanduser().resolve() != Path(plan.data_dir).resolve():
+    if opts_data is not None and user_path(opts_data, "--data").resolve() != Path(plan.data_dir).resolve():
         raise ConfigError(f"--resume: this run searched {plan.data_dir}, not {opts_data}; start a new run for other data")
     space_now = load_space(plan.space_source) if Path(plan.space_source).is_file() else None
     if space_now is None:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tuner._io import write_atomic
 from tuner._run import MLFLOW_FILE
 from tuner.leaderboard import TrialStatus
 
@@ -144,7 +145,7 @@ def sync_mlflow(run_dir: Path, uri: str, experiment: str, rows: Sequence[dict[st
                 tracker = _trackers[key] = _Tracker(uri, experiment)
             tracker.sync(rows, confusion, best)
             record = {"uri": uri, "experiment": experiment, "experiment_id": tracker.experiment_id, "runs": {t: s[0] for t, s in tracker.runs.items()}}
-            (run_dir / MLFLOW_FILE).write_text(json.dumps(record, indent=1))
+            write_atomic(run_dir / MLFLOW_FILE, json.dumps(record, indent=1))
         except Exception as exc:  # noqa: BLE001 - tracking must never fail a search
             if tracker is None:
                 tracker = _trackers[key] = _Tracker.__new__(_Tracker)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner import __version__
+from tuner._io import user_path, write_atomic
+from tuner._run import PLAN_FILE
 from tuner.errors import ConfigError, DataError
 from tuner.search._contracts import PLAN_SCHEMA, ClusterShape, Plan
 
@@ -36,11 +38,11 @@ __all__ = [
     "size_resources",
     "estimate",
     "random_weight_architectures",
+    "dropped_groupings_note",
     "random_weights_note",
     "stage_space",
 ]
 
-PLAN_FILE = "run.json"
 
 #: Training throughput assumed for GPU-hour estimates (images/s on one T4-class GPU at the
 #: architecture's default input size, fine-tuning). A rough planning figure, not a promise.
@@ -142,8 +144,8 @@ def build_plan(opts: Options) -> Plan:
         space = space.with_demo()
         data_dir = str(demo_dataset_dir())
     else:
-        given = str(opts.data)
-        data_dir = str(Path(given).expanduser().resolve()) if Path(given).expanduser().exists() else given
+        given = user_path(str(opts.data), "--data", DataError)
+        data_dir = str(given.resolve()) if given.exists() else str(given)
     for flag, value in (("--num-samples", opts.num_samples), ("--max-epochs", opts.max_epochs)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be >= 1, but got {value}")
@@ -162,7 +164,6 @@ def build_plan(opts: Options) -> Plan:
     if opts.cpus_per_trial is not None and not (opts.cpus_per_trial > 0 and math.isfinite(opts.cpus_per_trial)):
         raise ConfigError(f"--cpus-per-trial must be a number > 0, but got {opts.cpus_per_trial}")
     if opts.groupings_from is not None:
-        from tuner._io import user_path
         from tuner.leaderboard import FILENAME
 
         source = user_path(opts.groupings_from, "--groupings-from")
@@ -173,27 +174,36 @@ def build_plan(opts: Options) -> Plan:
         raise ConfigError(f"--seed must be a whole number from 0 to {2**32 - 1}, but got {opts.seed}")
     if opts.max_concurrent is not None and opts.max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be >= 1, but got {opts.max_concurrent}")
-    if opts.weights not in ("auto", "imagenet", "none") and not Path(opts.weights).expanduser().is_file():
+    if opts.weights not in ("auto", "imagenet", "none") and not user_path(opts.weights, "--weights").is_file():
         raise ConfigError(
             f"--weights {opts.weights!r} is neither auto, imagenet, none nor an existing weights file; give one of those or a file written by save_weights()"
         )
     if opts.weights == "imagenet" and space.kind == "scratch":
         raise ConfigError("--weights imagenet does not apply to a scratch space (its models train from random weights); use --weights none")
     index = index_dataset(data_dir, opts.class_name_pattern)
+    from tuner.data._index import check_readable
+
+    check_readable(index)
     if not index.indices("validation"):
         raise DataError(f"{index.root} has no validation images; trials cannot be scored. Add a validation split or more images")
     classes = list(index.class_names)
     grouping_files: dict[str, str] = {}
     autos = []
+    dropped: list[str] = []
     for label in space.grouping_candidates():
         if label == "none":
             continue
         if label.startswith("auto:"):
             amount, is_frac = parse_auto(label, "params.grouping")
-            k = round(amount * len(classes)) if is_frac else int(amount)
+            if len(classes) < 3:  # two classes: nothing to merge; the search runs without it (see dropped_groupings)
+                dropped.append(label)
+                continue
+            # A share of the classes is kept inside 2..N-1 labels; an explicit K must fit.
+            k = min(max(round(amount * len(classes)), 2), len(classes) - 1) if is_frac else int(amount)
             if not 2 <= k < len(classes):
                 raise ConfigError(
-                    f"params.grouping: {label!r} asks for {k} labels but the dataset has {len(classes)} classes; K must satisfy 2 <= K < {len(classes)}"
+                    f"params.grouping: {label!r} asks for {k} labels but the dataset has {len(classes)} classes; "
+                    f"use auto:K with K from 2 to {len(classes) - 1}, or auto:P%"
                 )
             autos.append((label, k))
             continue
@@ -243,6 +253,7 @@ def build_plan(opts: Options) -> Plan:
             "grouping_files": grouping_files,
             "auto_groupings": {label: k for label, k in autos},
             "needs_probe": bool(autos) and not opts.groupings_from,
+            "dropped_groupings": tuple(dropped),
             "groupings_from": opts.groupings_from,
             "common_grouping_file": None,
             "num_samples": space.budget.num_samples,
@@ -329,9 +340,7 @@ def local_resources() -> tuple[float, float, float, float]:
 
 
 def save_plan(plan: Plan, run_dir: Path) -> None:
-    tmp = run_dir / f".{PLAN_FILE}.tmp"
-    tmp.write_text(plan.model_dump_json(indent=1))
-    os.replace(tmp, run_dir / PLAN_FILE)
+    write_atomic(run_dir / PLAN_FILE, plan.model_dump_json(indent=1))
 
 
 def load_plan(run_dir: Path) -> Plan:
@@ -386,6 +395,13 @@ def define_by_run(space: SearchSpace, stage: str, random_weights: Sequence[str] 
     elif len(kept) < len(space.grouping_candidates()):
         space = space.model_copy(update={"params": {**space.params, "grouping": Param(choice=tuple(kept))}})
     return DefineByRun(space, random_weights=random_weights)
+
+
+def dropped_groupings_note(plan: Plan) -> str | None:
+    """One line when the plan searches without some grouping candidates, saying why."""
+    if not plan.dropped_groupings or plan.needs_probe:
+        return None
+    return f"groupings: {', '.join(plan.dropped_groupings)} dropped: the dataset has {len(plan.class_names)} classes, nothing to merge"
 
 
 def random_weights_note(plan: Plan) -> str | None:

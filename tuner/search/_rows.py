@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from tuner._params import param_names
-from tuner._run import FAILURE_FILE, journal_path
+from tuner._run import ERROR_FILE, FAILURE_FILE, PARAMS_FILE, RESULT_FILE, TRACKED_FILE, journal_path
 from tuner.leaderboard import TrialStatus
 
 __all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
 
 STAGES = ("probe", "search")
-TRACKED_FILE = "tracked_trials.json"  # written by the driver when a stage ends
 INTERRUPTED = "the driver stopped before Tune recorded this trial, so the resumed search did not continue it; its epochs are kept"
 #: A trial running when the user stopped the search (Ctrl+C): ``--resume`` continues it.
 STOPPED = "the search was stopped while this trial ran; --resume continues it from its last checkpoint"
@@ -67,14 +66,14 @@ def read_trial(trial_dir: Path, journal: Path | None = None) -> dict[str, Any] |
     ``journal``: the trial's report journal (``RUN_DIR/epochs/<stage>/<id>.jsonl``), merged
     with Tune's ``result.json``.
     """
-    params_file = trial_dir / "params.json"
+    params_file = trial_dir / PARAMS_FILE
     if not params_file.is_file():
         return None
     try:
         params = json.loads(params_file.read_text())
     except ValueError:
         return None
-    results = _json_lines(trial_dir / "result.json")
+    results = _json_lines(trial_dir / RESULT_FILE)
     if journal is not None:
         results = merge_epochs(results, _json_lines(journal))
     failure = None
@@ -83,8 +82,8 @@ def read_trial(trial_dir: Path, journal: Path | None = None) -> dict[str, Any] |
             failure = json.loads((trial_dir / FAILURE_FILE).read_text()).get("reason")
         except ValueError:
             failure = "failed"
-    elif (trial_dir / "error.txt").is_file():
-        lines = [ln for ln in (trial_dir / "error.txt").read_text().splitlines() if ln.strip()]
+    elif (trial_dir / ERROR_FILE).is_file():
+        lines = [ln for ln in (trial_dir / ERROR_FILE).read_text().splitlines() if ln.strip()]
         failure = "error: " + (lines[-1][:300] if lines else "unknown")
     return {"params": params, "results": results, "failure": failure}
 
@@ -202,9 +201,9 @@ def trial_dirs(experiment_dir: Path) -> Iterable[tuple[str, Path]]:
         return []
     found = []
     for child in sorted(experiment_dir.iterdir()):
-        params = child / "params.json"
+        params = child / PARAMS_FILE
         if child.is_dir() and params.is_file():
-            results = child / "result.json"
+            results = child / RESULT_FILE
             trial_id = None
             if results.is_file():
                 first = results.read_text().split("\n", 1)[0]

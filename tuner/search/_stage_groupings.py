@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuner._io import write_atomic
+from tuner._run import COMMON_GROUPING_FILE, GROUPINGS_DIR
 from tuner.errors import TunerError
 from tuner.search._console import say
 from tuner.search._contracts import Plan
@@ -17,7 +19,7 @@ def copy_groupings(run_dir: Path, plan: Plan) -> Plan:
     its models exportable) if the original file changes or the folder moves."""
     import shutil
 
-    folder = run_dir / "groupings"
+    folder = run_dir / GROUPINGS_DIR
     files = dict(plan.grouping_files)
     for label, path in plan.grouping_files.items():
         if not Path(path).is_file():
@@ -60,14 +62,14 @@ def resolve_auto_groupings(run_dir: Path, plan: Plan, source_dir: Path) -> Plan:
             err=True,
         )
         return plan.evolve(dropped_groupings=tuple(dropped))
-    folder = run_dir / "groupings"
+    folder = run_dir / GROUPINGS_DIR
     folder.mkdir(exist_ok=True)
     files = dict(plan.grouping_files)
     for label, k in plan.auto_groupings.items():
         name = "auto_" + safe_filename(label.split(":", 1)[1].replace("%", "pct"))
         suggested = suggest_grouping(confusion, list(plan.class_names), int(k), name=name)
         path = folder / f"{name}.yaml"
-        path.write_text(grouping_yaml(suggested, f"trial {best['trial_id']} of {source_dir.name}"))
+        write_atomic(path, grouping_yaml(suggested, f"trial {best['trial_id']} of {source_dir.name}"))
         files[label] = str(path)
     return plan.evolve(grouping_files=files)
 
@@ -83,12 +85,13 @@ def set_common_space(run_dir: Path, plan: Plan) -> Plan:
         return plan.evolve(common_grouping_file=None)
     import yaml
 
-    folder = run_dir / "groupings"
+    folder = run_dir / GROUPINGS_DIR
     folder.mkdir(exist_ok=True)
-    path = folder / "common.yaml"
+    path = folder / COMMON_GROUPING_FILE
     body = {"name": common.name, "groups": {g: list(m) for g, m in common.groups.items()}}
-    path.write_text(
+    write_atomic(
+        path,
         "# The common label space of this search: every grouping candidate maps into it, and\n"
-        "# val_accuracy_common scores all trials on it, so merging classes alone cannot win.\n" + yaml.safe_dump(body, sort_keys=False)
+        "# val_accuracy_common scores all trials on it, so merging classes alone cannot win.\n" + yaml.safe_dump(body, sort_keys=False),
     )
     return plan.evolve(common_grouping_file=str(path))

@@ -51,8 +51,12 @@ class SearchPolicy:
             Optuna's default, a tenth of them up to 25.
         budget_model: TPE is fitted at one budget, BOHB's way (:class:`BudgetSampler`):
             every trial's value at the largest epoch enough trials reached.
-        brackets: ASHA's brackets (Hyperband-style: bracket ``b`` starts its trials at
-            ``grace_period * reduction_factor ** b``); 1 is plain ASHA.
+        brackets: ASHA's brackets (bracket ``b`` first stops trials at ``grace_period *
+            reduction_factor ** b``); 1 is plain ASHA. Ray gives a bracket with one rung fewer
+            e (2.7) times fewer trials.
+        hyperband: Hyperband's brackets instead: one per rung count down to a bracket that
+            never stops a trial, with Hyperband's trial shares (each bracket spends about the
+            same epochs; :class:`HyperbandBrackets`).
     """
 
     sampler: Literal["tpe", "random"] = "tpe"
@@ -69,6 +73,7 @@ class SearchPolicy:
     fresh: bool = False
     brackets: int = 1
     budget_model: bool = False
+    hyperband: bool = False
 
     def with_(self, **changes: Any) -> SearchPolicy:
         return replace(self, **changes)
@@ -166,6 +171,12 @@ def make_scheduler(policy: SearchPolicy, *, max_epochs: int, grace_period: int, 
 
     if not policy.early_stopping:
         return FIFOScheduler()
+    if policy.hyperband:
+        from tuner.search._schedulers import HyperbandBrackets
+
+        return HyperbandBrackets(
+            time_attr="epoch", max_t=max_epochs + 1, grace_period=min(policy.grace_period or grace_period, max_epochs), reduction_factor=reduction_factor
+        )
     return ASHAScheduler(
         time_attr="epoch",  # reported by the worker; survives restore, unlike training_iteration
         # One past the last epoch: a trial that reaches max_epochs ends by itself, cleanly,

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from tuner._io import write_atomic
+from tuner._run import TEST_SCORES_FILE, read_params
 from tuner.leaderboard import FILENAME, TrialStatus
 from tuner.search._board import test_scores, tune_storage
 from tuner.search._console import say
@@ -37,7 +39,7 @@ def evaluate_top(run_dir: Path, plan: Plan) -> None:
             todo.append(row)
     if todo:
         scores.update(_evaluate_in_ray(run_dir, plan, todo))
-    (run_dir / "test_scores.json").write_text(json.dumps(scores, indent=1))
+    write_atomic(run_dir / TEST_SCORES_FILE, json.dumps(scores, indent=1))
 
 
 def _evaluate_in_ray(run_dir: Path, plan: Plan, todo: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -61,7 +63,7 @@ def _evaluate_in_ray(run_dir: Path, plan: Plan, todo: list[dict[str, Any]]) -> d
 
     refs = {}
     for row in todo:
-        params = json.loads((run_dir / row["trial_dir"] / "params.json").read_text())
+        params = read_params(run_dir / row["trial_dir"])
         where = row["checkpoint_path"] if plan.remote else str(run_dir / row["checkpoint_path"])
         refs[row["trial_id"]] = evaluate.remote(trial_config(params, plan), where, plan.remote)
     scores = {}

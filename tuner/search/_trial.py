@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -343,11 +342,9 @@ def no_retries(trial: Any) -> None:
 
 def write_failure(trial_dir: str | Path, trial_id: str, reason: str) -> None:
     """Record why a trial failed in its folder (the leaderboard's ``failure_reason``)."""
-    os.makedirs(trial_dir, exist_ok=True)
-    tmp = os.path.join(trial_dir, f".{FAILURE_FILE}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump({"trial_id": trial_id, "reason": reason}, fh)
-    os.replace(tmp, os.path.join(trial_dir, FAILURE_FILE))
+    from tuner._io import write_atomic
+
+    write_atomic(Path(trial_dir) / FAILURE_FILE, json.dumps({"trial_id": trial_id, "reason": reason}))
 
 
 def one_line(exc: BaseException) -> str:
