@@ -35,7 +35,10 @@ BAD_VALUES = {
     "int": ["2.5", "-3", "max", "'7'", "1e30", ".inf"],
 }
 PARAMS = {  # name -> (valid values, bad values)
-    "lr": (["{loguniform: [1.0e-5, 1.0e-2]}", "{choice: [1e-3, 3e-4]}", "{fixed: 1e-3}"], ["{fixed: %s}" % v for v in BAD_VALUES["number"]] + ["{loguniform: [0, 1]}", "{uniform: [1, 0.1]}", "{int: [1, 3]}x"]),
+    "lr": (
+        ["{loguniform: [1.0e-5, 1.0e-2]}", "{choice: [1e-3, 3e-4]}", "{fixed: 1e-3}"],
+        [f"{{fixed: {v}}}" for v in BAD_VALUES["number"]] + ["{loguniform: [0, 1]}", "{uniform: [1, 0.1]}", "{int: [1, 3]}x"],
+    ),
     "dropout": (["{uniform: [0.0, 0.5]}", "{choice: [0.1, 0.3]}"], ["{fixed: 1.0}", "{fixed: -0.1}", "{uniform: [0, 2]}", "{choice: [high]}", "{fixed: .nan}"]),
     "dense_units": (["{choice: [128, 256]}", "{int: [64, 128]}"], ["{int: [1, max]}", "{fixed: 0}", "{fixed: 32.5}", "{uniform: [1, 9]}", "{fixed: 1e12}"]),
     "unfrozen_blocks": (["{int: [0, max]}", "{choice: [0, 2]}"], ["{choice: [abc]}", "{uniform: [0, 3]}", "{fixed: -1}", "{fixed: 99}", "{int: [max, 3]}"]),
@@ -97,8 +100,8 @@ def _dry(space: Path | str, folder: Path, *extra: str) -> list[str]:
 
 
 def _dataset(folder: Path, rng: random.Random, defect: str | None) -> Path:
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     data = folder / "data"
     names = ["cat", "dog", "fox"][: rng.choice([2, 3])]
@@ -178,11 +181,23 @@ def make_cases(n: int, seed: int, base: Path, run_template: Path | None) -> list
                 d = folder / "data"
                 for name in ("a" * 60 + "b", "cat"):
                     (d / name).mkdir(parents=True)
-                    from PIL import Image
                     import numpy as np
+                    from PIL import Image
 
                     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(d / name / "0.png")
-                argv = ["search", "--space", "finetune", "--dry-run", "--weights", "none", "--data", str(d), "--storage", str(folder / "runs"), f"{flag}={value}"]
+                argv = [
+                    "search",
+                    "--space",
+                    "finetune",
+                    "--dry-run",
+                    "--weights",
+                    "none",
+                    "--data",
+                    str(d),
+                    "--storage",
+                    str(folder / "runs"),
+                    f"{flag}={value}",
+                ]
                 cases.append(Case(kind, "bad", argv, str(folder), f"{flag}={value}"))
                 continue
             argv = ["search", "--dry-run", "--storage", str(folder / "runs")] if flag != "--storage" else ["search", "--dry-run"]
@@ -260,7 +275,9 @@ def run_case(job: tuple[Case, float]) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
     start = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-m", "tuner", *case.argv], cwd=folder, capture_output=True, text=True, timeout=timeout, env=env, errors="replace")
+        proc = subprocess.run(
+            [sys.executable, "-m", "tuner", *case.argv], cwd=folder, capture_output=True, text=True, timeout=timeout, env=env, errors="replace"
+        )
         rc, err = proc.returncode, proc.stderr
     except subprocess.TimeoutExpired:
         rc, err = None, ""
@@ -309,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
             for k, r in enumerate(pool.imap_unordered(run_case, [(c, args.timeout) for c in cases]), start=1):
                 results.append(r)
                 if r["verdict"] != "ok":
-                    print(f"  {r['verdict']}: {r['kind']} {r['note'][:80]} -> rc {r['rc']}: {r['stderr'].strip().splitlines()[-1:] if r['stderr'] else ''}", flush=True)
+                    print(
+                        f"  {r['verdict']}: {r['kind']} {r['note'][:80]} -> rc {r['rc']}: {r['stderr'].strip().splitlines()[-1:] if r['stderr'] else ''}",
+                        flush=True,
+                    )
                 if k % 50 == 0:
                     print(f"{k}/{len(cases)} cases, {time.monotonic() - t0:.0f} s", flush=True)
         if args.json:
@@ -321,8 +341,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"slowest case: {max(r['seconds'] for r in results):.1f} s")
         print("verdicts: " + ", ".join(f"{k} {n}" for k, n in verdicts.most_common()))
         fails = sum(n for k, n in verdicts.items() if k != "ok")
-        print(f"fuzz: {'PASS' if not fails else 'FAIL'}: {verdicts['traceback']} tracebacks, {verdicts['hang']} hangs, {verdicts['bad accepted']} bad inputs accepted, "
-              f"{verdicts['good refused']} good inputs refused, {verdicts['not one line']} not one line, {verdicts['wrote outside the run folder']} writes outside")  # fmt: skip
+        counts = [
+            f"{verdicts['traceback']} tracebacks",
+            f"{verdicts['hang']} hangs",
+            f"{verdicts['bad accepted']} bad inputs accepted",
+            f"{verdicts['good refused']} good inputs refused",
+            f"{verdicts['not one line']} not one line",
+            f"{verdicts['wrote outside the run folder']} writes outside the run folder",
+        ]
+        print(f"fuzz: {'PASS' if not fails else 'FAIL'}: {', '.join(counts)}")
         return 0 if not fails else 1
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -136,8 +136,8 @@ def main() -> None:
     args = p.parse_args()
     if args.quick:
         args.repeat, args.results = 5, 300
-    from tuner.search._board import write_run_leaderboard
-    from tuner.search._callbacks import LeaderboardCallback
+    from tuner.search.driver._board import write_run_leaderboard
+    from tuner.search.driver._callbacks import LeaderboardCallback
 
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"

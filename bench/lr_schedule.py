@@ -2,7 +2,7 @@
 without augmentation, on the demo's model (MobileNetV2 from random weights, 32 px digits,
 batch 32, Adam at 3e-3, 6 epochs).
 
-Each run is one real trial's training (``tuner.search._worker.run_training``, no Ray), one
+Each run is one real trial's training (``tuner.search.worker._worker.run_training``, no Ray), one
 process per run, two at a time; every setting runs with the same seeds. Prints, per setting,
 the mean final and best validation accuracy on the digits' own 10 labels with a 95% t-interval.
 
@@ -24,7 +24,7 @@ SETTINGS = (("constant", "none"), ("cosine", "none"), ("cosine", "light"))
 _ONE_RUN = """
 import json, sys
 from tuner.data import demo_dataset_dir, index_dataset
-from tuner.search._worker import run_training
+from tuner.search.worker._worker import run_training
 schedule, augment, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 index = index_dataset(demo_dataset_dir())
 cfg = dict(data_dir=index.root, identity=index.identity, working_size=8, architecture="mobilenet_v2", kind="finetune",

@@ -96,8 +96,8 @@ def build(name: str, python: str, out: Path) -> Path:
     import pyarrow.parquet as pq
     from tabulate import META_KEY
 
-    from tuner.search._grid import grid_points
-    from tuner.search._space import SearchSpace
+    from tuner.search.space._grid import grid_points
+    from tuner.search.space._space import SearchSpace
 
     bench, levels = TABLES[name]
     dims = int(bench[3])

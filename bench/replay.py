@@ -5,7 +5,7 @@ table's training seeds drawn per trial, its recorded per-epoch validation accura
 seconds. Everything else is the real search code:
 
 - tuner's strategies are the Tune searcher and scheduler objects a search builds
-  (``tuner.search._strategy.make_searcher`` / ``make_scheduler`` over the space's define-by-run
+  (``tuner.search.strategy._strategy.make_searcher`` / ``make_scheduler`` over the space's define-by-run
   function from ``stage_space``): Optuna's sampler, tuner's tell/prune logic, Ray's ASHA;
 - KerasTuner's Hyperband and Bayesian optimisation are its own oracles
   (``create_trial`` / ``update_trial`` / ``end_trial``, as its ``Tuner.search`` drives them);
@@ -142,9 +142,9 @@ def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: 
     """tuner's searcher and scheduler, as a Tune search drives them."""
     import numpy as np
 
-    from tuner.search._plan import define_by_run
-    from tuner.search._space import SearchSpace
-    from tuner.search._strategy import make_scheduler, make_searcher
+    from tuner.search.plan._plan import define_by_run
+    from tuner.search.space._space import SearchSpace
+    from tuner.search.strategy._strategy import make_scheduler, make_searcher
 
     np.random.seed(rep)  # ASHA draws its bracket from numpy's global generator
     rng = np.random.default_rng(10_000 + rep)
@@ -213,8 +213,8 @@ def _grid_run(table: Table, workers: int, rep: int, budget_epochs: int) -> Run:
     """Every point of the grid (``grid_points`` order) to its last epoch."""
     import numpy as np
 
-    from tuner.search._grid import grid_points
-    from tuner.search._space import SearchSpace
+    from tuner.search.space._grid import grid_points
+    from tuner.search.space._space import SearchSpace
 
     rng = np.random.default_rng(10_000 + rep)
     order = [table.point_of(p) for p in grid_points(SearchSpace.model_validate(table.meta["space"]))]
@@ -324,7 +324,7 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
     """Name -> ``run(table, workers, rep, budget_epochs)``. The first is tuner's default; the
     first six are the issue's comparison; the rest are the candidates for the default, each
     named by what it adds to plain TPE + ASHA as Ray's OptunaSearch tells it."""
-    from tuner.search._strategy import DEFAULT_POLICY, SearchPolicy
+    from tuner.search.strategy._strategy import DEFAULT_POLICY, SearchPolicy
 
     plain = SearchPolicy(tell_pruned=False, prior=False)
 

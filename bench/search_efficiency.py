@@ -50,8 +50,8 @@ budget: {{num_samples: {samples}, max_epochs: {epochs}, grace_period: {grace}, r
 
 def run(sampler: str, seed: int, cfg: dict, tmp: Path) -> dict:
     from tuner.leaderboard import read_leaderboard
-    from tuner.search._driver import run_search
-    from tuner.search._plan import Options, build_plan
+    from tuner.search.driver._driver import run_search
+    from tuner.search.plan._plan import Options, build_plan
 
     name = f"{sampler}-{seed}"
     space = tmp / f"{name}.yaml"
@@ -102,7 +102,7 @@ def main() -> None:
         cfg = {"lrs": "[1.0e-4, 3.0e-4, 1.0e-3, 3.0e-3, 1.0e-2, 3.0e-2]", "optimizers": "[adam, sgd_momentum, rmsprop]", "batches": "[32, 128]", "epochs": 12}
     seeds = args.seeds or (1 if args.quick else 3)
     samples = args.samples or (4 if args.quick else 12)
-    from tuner.search._cluster import init_ray
+    from tuner.search.driver._cluster import init_ray
 
     init_ray(local=True)
     results = []

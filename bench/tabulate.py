@@ -1,7 +1,7 @@
 """Learning-curve tables: every point of a discrete space, trained with several seeds, every epoch.
 
 Each (point, seed) is one real training through tuner's own trial code
-(``tuner.search._worker.run_training`` with the config ``trial_config`` makes from a plan that
+(``tuner.search.worker._worker.run_training`` with the config ``trial_config`` makes from a plan that
 ``build_plan`` resolved), in a pool of worker processes with one CPU thread each (no Ray: the
 table is about training, not scheduling). Every epoch is scored on the validation and the test
 split. One Parquet row per (point, seed, epoch); see BENCHMARKS.md "Learning-curve tables" for
@@ -56,8 +56,8 @@ def _train(task: tuple[int, int, dict[str, Any], Any, str]) -> tuple[str, float]
     """Train one (point, seed); write its rows as one part file; return (key, seconds)."""
     import pandas as pd
 
-    from tuner.search._trial import trial_config
-    from tuner.search._worker import run_training
+    from tuner.search.trial._trial import trial_config
+    from tuner.search.worker._worker import run_training
 
     point_id, seed, point, plan, parts = task
     t0 = time.perf_counter()
@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow.parquet as pq
 
     from tuner.errors import TunerError
-    from tuner.search._grid import grid_points
-    from tuner.search._plan import Options, build_plan
+    from tuner.search.plan._plan import Options, build_plan
+    from tuner.search.space._grid import grid_points
 
     try:
         plan = build_plan(Options(space=args.space, data=args.data, max_epochs=args.epochs, weights=args.weights))

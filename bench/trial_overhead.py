@@ -74,7 +74,7 @@ from tuner._quiet import import_tensorflow_quietly
 import_tensorflow_quietly()
 import keras
 from tuner.data import demo_dataset_dir, index_dataset, make_dataset, open_cache
-from tuner.search._worker import _memory_mb
+from tuner.search.worker._worker import _memory_mb
 from tuner.zoo import build_model, compile_model, set_unfrozen_blocks
 model, kind, size, working, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 extra, rates = json.loads(sys.argv[6]), json.loads(sys.argv[7])
@@ -137,8 +137,8 @@ class Clock(Callback):
 
 
 def through_tuner(model: str, n: int, epochs: int, tmp: Path, i: int) -> tuple[float, list[dict]]:
-    from tuner.search._driver import run_search
-    from tuner.search._plan import Options, build_plan
+    from tuner.search.driver._driver import run_search
+    from tuner.search.plan._plan import Options, build_plan
 
     space = tmp / f"space{i}.yaml"
     space.write_text(space_text(model, n, epochs))
@@ -187,7 +187,7 @@ def main() -> None:
     epochs = args.epochs or (2 if args.quick else 3)
     repeat = args.repeat or (1 if args.quick else 3)
     from tuner.data import choose_working_size, demo_dataset_dir, index_dataset, open_cache
-    from tuner.search._cluster import init_ray
+    from tuner.search.driver._cluster import init_ray
 
     index = index_dataset(demo_dataset_dir())
     working = choose_working_size(index, MODELS[args.model][1])

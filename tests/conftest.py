@@ -123,7 +123,7 @@ def ray_address():
     """One Ray instance for the whole test session (2 CPUs, like CI), shared by every test that needs Ray."""
     import ray
 
-    from tuner.search._cluster import init_ray
+    from tuner.search.driver._cluster import init_ray
 
     init_ray(local=True, num_cpus=2)
     address = ray.get_runtime_context().gcs_address

@@ -442,8 +442,8 @@ def test_resume_refuses_every_flag_it_would_otherwise_ignore(tmp_path, synthetic
 
 def test_resume_checks_a_torn_leaderboard_before_starting(tmp_path):
     """A run whose leaderboard is torn: --resume refuses before any trial starts."""
-    from tuner.search._driver import check_resume
-    from tuner.search._plan import Options, build_plan, save_plan
+    from tuner.search.driver._driver import check_resume
+    from tuner.search.plan._plan import Options, build_plan, save_plan
 
     space = write_space(tmp_path, BASE)
     plan = build_plan(Options(space=str(space), weights="none"))

@@ -54,7 +54,7 @@ def test_a_registered_parameter_is_a_leaderboard_column_and_in_the_report(tmp_pa
     from tuner._run import load_run
     from tuner.leaderboard import FILENAME, read_leaderboard, write_leaderboard
     from tuner.report import get_importance_info, get_top_table
-    from tuner.search._rows import trial_row
+    from tuner.search.driver._rows import trial_row
 
     row = trial_row(
         "t1",

@@ -4,7 +4,7 @@ The space schema (which keys a space may name, their meaning and defaults), the 
 sampler, the leaderboard's columns and rows and the report's parameter lists all derive from
 :data:`PARAMS`. Adding a parameter is one :class:`ParamSpec` here, plus the code that uses
 its value (the worker or the model builder); its validation, if it needs more than the
-generic checks, lives in ``tuner/search/_space.py``.
+generic checks, lives in ``tuner/search/space/_space.py``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class ParamSpec:
         per_architecture: Its range depends on the architecture (sampled per architecture).
         prior: The conventional value a search tries first (its nearest allowed value; ``None``:
             the default; ``"third"``: a third of the architecture's maximum). See
-            ``tuner.search._sampling.prior_points``.
+            ``tuner.search.space._sampling.prior_points``.
         low, high: The smallest and largest value a trial can run (numbers only); ``low_open``
             / ``high_open``: that end itself is excluded.
         words: Words a space may give instead of a number (``max``, ``default``).

@@ -59,7 +59,7 @@ __all__ = [
     "read_params",
 ]
 
-# The checkpoint files a trial writes (tuner.search._worker imports them from here).
+# The checkpoint files a trial writes (tuner.search.worker._worker imports them from here).
 CONFUSION_FILE = "confusion.npy"
 WEIGHTS_FILE = "model.weights.h5"
 #: The epoch, training state and metrics; written last, so its presence marks a whole checkpoint.

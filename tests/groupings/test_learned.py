@@ -42,8 +42,8 @@ def test_the_rule():
 
 @pytest.mark.parametrize("learned", [True, False])
 def test_auto_groupings_come_only_from_a_probe_that_learned(tmp_path, learned, capsys):
-    from tuner.search._plan import Options, build_plan
-    from tuner.search._stage_groupings import resolve_auto_groupings
+    from tuner.search.driver._stage_groupings import resolve_auto_groupings
+    from tuner.search.plan._plan import Options, build_plan
 
     source = write_synthetic_run(tmp_path / "probe", n_trials=40, groupings=False)
     if not learned:

@@ -15,7 +15,7 @@ import numpy as np
 
 from tuner.leaderboard import FILENAME, write_leaderboard
 from tuner.search import load_space
-from tuner.search._grid import sweep_info
+from tuner.search.space._grid import sweep_info
 
 ARCHS = {"inception_v3": 11, "mobilenet_v2": 18, "resnet50": 16}
 GROUPINGS = {"none": 0, "auto_6": 6, "auto_4": 4}

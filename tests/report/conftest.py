@@ -39,8 +39,8 @@ budget: {num_samples: 2, max_epochs: 8, grace_period: 8, reduction_factor: 2}
 @pytest.fixture(scope="session")
 def planted_run(ray_address, tmp_path_factory) -> Path:
     """The run folder of a finished 2-trial LeNet-5 search on the planted photo dataset."""
-    from tuner.search._driver import run_search
-    from tuner.search._plan import Options, build_plan
+    from tuner.search.driver._driver import run_search
+    from tuner.search.plan._plan import Options, build_plan
 
     root = tmp_path_factory.mktemp("planted")
     data = write_photo_classes(root / "photos", PLANTED, per_class=80, size=40)

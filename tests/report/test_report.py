@@ -137,7 +137,7 @@ KNOWN_SPACE = {
 def _known_run(tmp_path, weights):
     """A probe trial and two search trials with known epochs, times and seconds."""
     from tuner.search import SearchSpace
-    from tuner.search._grid import sweep_info
+    from tuner.search.space._grid import sweep_info
 
     known = SearchSpace.model_validate(KNOWN_SPACE)
     space = known.model_dump(mode="json")

@@ -57,7 +57,7 @@ def assert_study_matches_leaderboard(run_dir) -> None:
     import optuna
 
     from tuner.leaderboard import read_leaderboard
-    from tuner.search._study import STATES
+    from tuner.search.driver._study import STATES
 
     df, meta = read_leaderboard(run_dir)
     storage = f"sqlite:///{run_dir / 'optuna.db'}"

@@ -10,8 +10,8 @@ import pytest
 
 from tuner._run import STOPPED_FILE
 from tuner.errors import FATAL_PREFIX
-from tuner.search._callbacks import FailureGuard
-from tuner.search._trial import write_failure
+from tuner.search.driver._callbacks import FailureGuard
+from tuner.search.trial._trial import write_failure
 
 
 def _trial(tmp_path, trial_id, reason=None):

@@ -10,8 +10,9 @@ import pytest
 
 from tests.conftest import write_photo_classes
 from tuner.errors import ConfigError
-from tuner.search._driver import check_resume
-from tuner.search._plan import Options, build_plan, fit_resources, save_plan, size_resources
+from tuner.search.driver._driver import check_resume
+from tuner.search.plan._plan import Options, build_plan, save_plan
+from tuner.search.plan._resources import fit_resources, size_resources
 
 
 def plan_space(plan):

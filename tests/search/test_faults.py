@@ -18,12 +18,12 @@ from tests.search.conftest import assert_study_matches_leaderboard, resources_fr
 from tuner._run import STOPPED_FILE
 from tuner.data import demo_dataset_dir, index_dataset
 from tuner.leaderboard import read_leaderboard
-from tuner.search._contracts import TrialConfig
-from tuner.search._driver import run_search
-from tuner.search._plan import Options, build_plan
-from tuner.search._rows import INTERRUPTED, STOPPED
-from tuner.search._space import PARAM_NAMES
-from tuner.search._worker import run_training
+from tuner.search.driver._driver import run_search
+from tuner.search.driver._rows import INTERRUPTED, STOPPED
+from tuner.search.plan._contracts import TrialConfig
+from tuner.search.plan._plan import Options, build_plan
+from tuner.search.space._space import PARAM_NAMES
+from tuner.search.worker._worker import run_training
 
 pytestmark = pytest.mark.slow
 

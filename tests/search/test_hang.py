@@ -38,8 +38,8 @@ SLOW_DRIVER = """
 import sys, time
 from pathlib import Path
 from ray.tune import Callback
-from tuner.search._driver import run_search
-from tuner.search._plan import Options, build_plan
+from tuner.search.driver._driver import run_search
+from tuner.search.plan._plan import Options, build_plan
 
 class SlowDriver(Callback):
     # A driver busy for 3 s per result: a loaded machine, or slow per-result work.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.search.test_study import _row
-from tuner.search._mlflow import sync_mlflow
+from tuner.search.driver._mlflow import sync_mlflow
 
 mlflow = pytest.importorskip("mlflow", reason="MLflow is an extra: pip install 'tuner[mlflow]' (the test extra has it)")
 
@@ -41,7 +41,7 @@ def test_trials_become_runs_that_follow_the_search_and_a_resume(tmp_path):
     assert list((tmp_path / "mlartifacts").rglob("confusion.npy")), "artifacts beside the store, not in the working folder"
     assert json.loads((tmp_path / "mlflow.json").read_text())["runs"] == {"t1": t1.info.run_id, "t2": t2.info.run_id}
     # A resumed search is a new process: it finds the runs again by their tags, adds none.
-    import tuner.search._mlflow as module
+    import tuner.search.driver._mlflow as module
 
     module._trackers.clear()
     sync([_row("t1", "completed", epochs=3), _row("t2", "failed", epochs=1, failure_reason="nan_loss"), _row("t3", "running", epochs=1)])

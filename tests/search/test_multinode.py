@@ -15,7 +15,7 @@ import pytest
 
 from tests.search.conftest import lenet_space, write_space
 from tuner.leaderboard import read_leaderboard
-from tuner.search._cluster import RAY_ENV, storage_problem
+from tuner.search.driver._cluster import RAY_ENV, storage_problem
 
 pytestmark = pytest.mark.slow
 

@@ -1,8 +1,8 @@
-"""Releasing the placement groups of ended trials (tuner/search/_placement.py), on a real Ray."""
+"""Releasing the placement groups of ended trials (tuner/search/driver/_placement.py), on a real Ray."""
 
 from __future__ import annotations
 
-from tuner.search._placement import PlacementGroupReleaser
+from tuner.search.driver._placement import PlacementGroupReleaser
 
 
 def test_the_releaser_frees_the_stages_leftover_placement_groups_and_no_one_elses(ray_address):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tuner._run import journal_path
-from tuner.search._rows import INTERRUPTED, TRACKED_FILE, collect_rows
+from tuner.search.driver._rows import INTERRUPTED, TRACKED_FILE, collect_rows
 
 
 def _trial(stage_dir: Path, trial_id: str, accs: list[float], finished: bool = False) -> Path:
@@ -69,7 +69,7 @@ def test_the_journal_keeps_epochs_that_a_restored_trial_lost_from_result_json(tm
 
 
 def test_a_replayed_last_epoch_keeps_the_original_report_and_fills_a_gap(tmp_path):
-    from tuner.search._rows import merge_epochs
+    from tuner.search.driver._rows import merge_epochs
 
     original = {"epoch": 3, "val_accuracy": 0.9, "finished": False, "checkpoint_path": "c3"}
     replay = {"epoch": 3, "val_accuracy": 0.9, "finished": True, "replayed": True}

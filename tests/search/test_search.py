@@ -11,8 +11,8 @@ import pytest
 
 from tests.search.conftest import assert_study_matches_leaderboard, resources_free, write_space
 from tuner.leaderboard import read_leaderboard
-from tuner.search._driver import run_search
-from tuner.search._plan import Options, build_plan
+from tuner.search.driver._driver import run_search
+from tuner.search.plan._plan import Options, build_plan
 
 pytestmark = pytest.mark.slow
 

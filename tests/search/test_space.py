@@ -7,9 +7,9 @@ import optuna
 import pytest
 
 from tuner.errors import ConfigError
-from tuner.search._grid import grid_points
-from tuner.search._sampling import DefineByRun
-from tuner.search._space import list_spaces, load_space
+from tuner.search.space._grid import grid_points
+from tuner.search.space._load import list_spaces, load_space
+from tuner.search.space._sampling import DefineByRun
 from tuner.zoo import get_spec
 
 

@@ -9,9 +9,10 @@ import optuna
 import pytest
 
 from tuner._params import PARAMS
-from tuner.search._sampling import DefineByRun, prior_points
-from tuner.search._space import SearchSpace, load_space
-from tuner.search._strategy import DEFAULT_POLICY, SAMPLERS, make_sampler, make_scheduler, make_searcher, startup_trials
+from tuner.search.space._load import load_space
+from tuner.search.space._sampling import DefineByRun, prior_points
+from tuner.search.space._space import SearchSpace
+from tuner.search.strategy._strategy import DEFAULT_POLICY, SAMPLERS, make_sampler, make_scheduler, make_searcher, startup_trials
 from tuner.zoo import get_spec
 
 
@@ -123,7 +124,7 @@ def test_scheduler_settings():
 def test_random_fraction_draws_every_kth_trial_at_random_and_the_rest_from_tpe():
     """After TPE's start-up, a third of the trials (every third by number) are uniform draws:
     the random sampler's values, not TPE's, even where TPE has narrowed to one corner."""
-    from tuner.search._samplers import ExploringSampler
+    from tuner.search.strategy._samplers import ExploringSampler
 
     policy = DEFAULT_POLICY.with_(random_fraction=1 / 3, startup=0.1, startup_cap=2)
     sampler = make_sampler(policy, seed=0, num_samples=40)
@@ -145,7 +146,7 @@ def test_random_fraction_draws_every_kth_trial_at_random_and_the_rest_from_tpe()
 
 
 def test_random_fraction_is_refused_below_every_second_trial():
-    from tuner.search._samplers import ExploringSampler
+    from tuner.search.strategy._samplers import ExploringSampler
 
     with pytest.raises(ValueError, match="every must be at least 2"):
         ExploringSampler(optuna.samplers.TPESampler(), seed=0, every=1)
@@ -168,7 +169,7 @@ class _Narrowed(optuna.samplers.BaseSampler):
 def test_fresh_draws_a_repeat_of_tried_values_at_random(fresh):
     """A trial for which the model proposes values an earlier trial has is a random draw
     instead (with ``fresh``); the model's own proposals pass through."""
-    from tuner.search._samplers import ExploringSampler
+    from tuner.search.strategy._samplers import ExploringSampler
 
     sampler = ExploringSampler(_Narrowed(), seed=0, fresh=fresh) if fresh else _Narrowed()
     study = optuna.create_study(sampler=sampler, direction="maximize")
@@ -180,6 +181,6 @@ def test_fresh_draws_a_repeat_of_tried_values_at_random(fresh):
     else:
         assert set(xs) == {0}
     # the production path builds the same wrapper
-    from tuner.search._samplers import ExploringSampler as _E
+    from tuner.search.strategy._samplers import ExploringSampler as _E
 
     assert isinstance(make_sampler(DEFAULT_POLICY.with_(fresh=True), seed=0, num_samples=40), _E)

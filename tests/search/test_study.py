@@ -8,9 +8,9 @@ import optuna
 import pytest
 
 from tuner.data import demo_dataset_dir
-from tuner.search._contracts import Plan
-from tuner.search._plan import Options, build_plan, stage_space
-from tuner.search._study import study_trials, sync_study
+from tuner.search.driver._study import study_trials, sync_study
+from tuner.search.plan._contracts import Plan
+from tuner.search.plan._plan import Options, build_plan, stage_space
 
 
 def _plan(weights: str = "imagenet") -> Plan:

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from tuner.search._plan import Options, build_plan
-from tuner.search._summary import print_summary
+from tuner.search.driver._summary import print_summary
+from tuner.search.plan._plan import Options, build_plan
 
 
 def _r(trial_id, stage, objective, val_accuracy, n_classes, grouping="none"):

@@ -10,8 +10,8 @@ import pytest
 
 from tests.search.conftest import resources_free, write_space
 from tuner.leaderboard import read_leaderboard
-from tuner.search._driver import run_search
-from tuner.search._plan import Options, build_plan
+from tuner.search.driver._driver import run_search
+from tuner.search.plan._plan import Options, build_plan
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def _pids(run_dir: Path, trial_dir: str) -> set[int]:
 
 
 def test_trials_reuse_a_warm_process_unless_one_failed_and_processes_retire(ray_address, tmp_path, monkeypatch):
-    from tuner.search import _trial
+    from tuner.search.trial import _trial
 
     monkeypatch.setattr(_trial, "TRIALS_PER_PROCESS", 4)  # one process at a time: 4 trials a generation
     space = write_space(tmp_path, SPACE)
@@ -84,7 +84,7 @@ def test_a_warm_trial_releases_its_model_however_it_ends(tmp_path):
     the stop reaches Tune. Fails without ``warm()``'s clean-up: Keras' global state keeps
     every model built."""
     from tests.search.test_faults import _demo_config
-    from tuner.search._worker import run_training, warm
+    from tuner.search.worker._worker import run_training, warm
 
     for _ in range(2):
         with warm():
@@ -105,7 +105,7 @@ def test_a_process_whose_memory_grew_retires_its_generation():
     """Trials created after a warm process grew past the limit (from its memory when its
     second trial began) ask for the next generation of processes: a different resource
     request, so Tune does not reuse the old actors."""
-    from tuner.search import _trial
+    from tuner.search.trial import _trial
 
     request = _trial.WarmResources({"CPU": 1.0}, per_generation=100)
     tag = lambda: request({}).bundles[0]["memory"]  # noqa: E731

@@ -1,11 +1,11 @@
-"""One trial's training loop (tuner.search._worker.run_training), without Ray."""
+"""One trial's training loop (tuner.search.worker._worker.run_training), without Ray."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.search.test_faults import _demo_config
-from tuner.search._worker import evaluate_checkpoint, run_training
+from tuner.search.worker._worker import evaluate_checkpoint, run_training
 from tuner.zoo import LR_SCHEDULES, scheduled_lr
 
 pytestmark = pytest.mark.slow

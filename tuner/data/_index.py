@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from tuner.data._names import clean_class_name, compile_class_name_pattern
+from tuner.data._walk import IMAGE_EXTENSIONS, is_image, subdirs, walk
 from tuner.errors import DataError
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
 ]
 
 #: File endings read as images, compared case-insensitively.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
 SPLITS = ("train", "validation", "test")
 Layout = Literal["class_folders", "pre_split", "tiny_imagenet"]
 
@@ -134,77 +134,6 @@ def _held_out(n: int, fraction: float) -> int:
     return max(1, round(n * fraction)) if n >= 3 else 0
 
 
-def _is_image(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _walk(folder: Path, root: Path) -> tuple[list[tuple[str, int, int]], list[str]]:
-    """All files below ``folder``: (images with size and mtime, other files), relative to root."""
-    images: list[tuple[str, int, int]] = []
-    others: list[str] = []
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(folder, onerror=_unreadable, followlinks=True):
-        try:
-            st = os.stat(dirpath)
-        except OSError:
-            dirnames[:] = []
-            continue
-        if (st.st_dev, st.st_ino) in seen:  # a symbolic link back up the tree, or a second link to a folder read already
-            dirnames[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in [*dirnames, *filenames]:
-            _check_name(name, dirpath)
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            rel = Path(os.path.relpath(full, root)).as_posix()
-            if name.startswith("."):
-                continue  # .DS_Store and friends are not dataset content
-            if not _is_image(name):
-                others.append(rel)
-                continue
-            try:
-                st = os.stat(full)
-            except OSError:
-                others.append(rel)
-                continue
-            images.append((rel, st.st_size, st.st_mtime_ns))
-    return images, others
-
-
-def _unreadable(exc: OSError) -> None:
-    """os.walk's error hook: a folder it may not list is the user's to fix, not an empty class."""
-    if isinstance(exc, PermissionError):
-        from tuner._io import os_problem, short
-
-        raise DataError(f"dataset folder {short(str(exc.filename))}: {os_problem(exc)}") from None
-
-
-def _check_name(name: str, folder: str | os.PathLike[str]) -> None:
-    """File and folder names become class names, JSON and log lines: they must be text."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        from tuner._io import short
-
-        shown = short(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), 40)
-        where = short(os.fsencode(folder).decode("utf-8", "replace"), 60)
-        raise DataError(f"{shown} in {where} is not a valid UTF-8 name; rename it") from None
-
-
-def _subdirs(path: Path) -> list[str]:
-    try:
-        names = sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
-    except OSError as exc:
-        from tuner._io import os_problem, short
-
-        raise DataError(f"dataset folder {short(str(path))}: {os_problem(exc)}") from None
-    for name in names:
-        _check_name(name, path)
-    return names
-
-
 def _name_classes(folders: Sequence[str], pattern: str | None, root: Path, where: str) -> list[str]:
     regex = compile_class_name_pattern(pattern)
     names = [clean_class_name(folder, regex) for folder in folders]
@@ -229,10 +158,10 @@ def _check_root(root: Path) -> Path:
 
 
 def _detect(root: Path) -> Layout:
-    subdirs = set(_subdirs(root))
-    if (root / "wnids.txt").is_file() and (root / "words.txt").is_file() and "train" in subdirs:
+    folders = set(subdirs(root))
+    if (root / "wnids.txt").is_file() and (root / "words.txt").is_file() and "train" in folders:
         return "tiny_imagenet"
-    if "train" in subdirs and subdirs & set(_VALIDATION_DIRS):
+    if "train" in folders and folders & set(_VALIDATION_DIRS):
         return "pre_split"
     return "class_folders"
 
@@ -241,7 +170,7 @@ def _class_folder_files(base: Path, root: Path, folders: Sequence[str], split: s
     files: list[_File] = []
     ignored: list[str] = []
     for label, folder in enumerate(folders):
-        images, others = _walk(base / folder, root)
+        images, others = walk(base / folder, root)
         ignored.extend(others)
         if not images and require_images:
             rel = Path(os.path.relpath(base / folder, root)).as_posix()
@@ -251,8 +180,8 @@ def _class_folder_files(base: Path, root: Path, folders: Sequence[str], split: s
 
 
 def _index_class_folders(root: Path, pattern: str | None) -> tuple[list[str], list[str], list[_File], list[str]]:
-    folders = _subdirs(root)
-    loose_images = [e.name for e in os.scandir(root) if e.is_file() and _is_image(e.name)]
+    folders = subdirs(root)
+    loose_images = [e.name for e in os.scandir(root) if e.is_file() and is_image(e.name)]
     if not folders:
         if loose_images:
             raise DataError(
@@ -271,7 +200,7 @@ def _index_pre_split(root: Path, pattern: str | None) -> tuple[list[str], list[s
     if len(present) > 1:
         raise DataError(f"{root} has more than one validation folder ({', '.join(present)}); keep exactly one of {', '.join(_VALIDATION_DIRS)}")
     val_dir = present[0]
-    folders = _subdirs(root / "train")
+    folders = subdirs(root / "train")
     if not folders:
         raise DataError(f"{root / 'train'} has no class folders; put each class's training images in train/<class>/")
     names = _name_classes(folders, pattern, root, "train")
@@ -279,7 +208,7 @@ def _index_pre_split(root: Path, pattern: str | None) -> tuple[list[str], list[s
     for split_dir, split in ((val_dir, "validation"), ("test", "test")):
         if not (root / split_dir).is_dir():
             continue
-        extra = sorted(set(_subdirs(root / split_dir)) - set(folders))
+        extra = sorted(set(subdirs(root / split_dir)) - set(folders))
         if extra:
             raise DataError(
                 f"class {extra[0]!r} is in {split_dir}/ but not in train/ of {root}; add training images in train/{extra[0]}/ or remove {split_dir}/{extra[0]}/"
@@ -287,7 +216,7 @@ def _index_pre_split(root: Path, pattern: str | None) -> tuple[list[str], list[s
         present_folders = [f for f in folders if (root / split_dir / f).is_dir()]
         labels = {f: folders.index(f) for f in present_folders}
         for folder in present_folders:
-            images, others = _walk(root / split_dir / folder, root)
+            images, others = walk(root / split_dir / folder, root)
             ignored.extend(others)
             files.extend(_File(rel, labels[folder], split, size, mtime) for rel, size, mtime in images)
     return names, folders, files, ignored

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from tuner._cli import ArgumentParser, run_main
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tuner.search._contracts import Plan
+    from tuner.search.plan._contracts import Plan
 
 
 def _parser() -> ArgumentParser:
@@ -74,10 +74,11 @@ def _parser() -> ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from tuner.search._plan import Options, build_plan, local_resources, size_resources
+    from tuner.search.plan._plan import Options, build_plan
+    from tuner.search.plan._resources import local_resources, size_resources
 
     if args.resume:
-        from tuner.search._driver import check_resume, run_search
+        from tuner.search.driver._driver import check_resume, run_search
 
         _refuse_on_resume(args)
         run_dir = Path(args.resume)
@@ -133,19 +134,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         if not args.local and os.environ.get("RAY_ADDRESS"):
-            from tuner.search._cluster import cluster_shape, init_ray
+            from tuner.search.driver._cluster import cluster_shape, init_ray
 
             init_ray(False)
             shape = cluster_shape()
         else:
             shape = local_resources()
         plan = size_resources(plan, *shape)
-        from tuner.search._weights import resolve_weights
+        from tuner.search.plan._weights import resolve_weights
 
         plan = resolve_weights(plan)
         _print_dry_run(plan, run_dir)
         return 0
-    from tuner.search._driver import run_search
+    from tuner.search.driver._driver import run_search
 
     run_search(plan, run_dir, local=args.local)
     return 0
@@ -219,7 +220,7 @@ def check_storage_target(storage: str) -> None:
 
 def _mlflow_uri(flag: str | None) -> str | None:
     """The tracking URI to use, checked before anything runs: MLflow must be installed."""
-    from tuner.search._mlflow import tracking_uri
+    from tuner.search.driver._mlflow import tracking_uri
 
     uri = tracking_uri(flag)
     if uri is None:
@@ -243,7 +244,7 @@ def _stall_timeout(seconds: float) -> float:
 
 def _print_dry_run(plan: Plan, run_dir: Path) -> None:
 
-    from tuner.search._plan import estimate
+    from tuner.search.plan._plan import estimate
 
     est = estimate(plan)
     print("# resolved space")
@@ -260,7 +261,7 @@ def _print_dry_run(plan: Plan, run_dir: Path) -> None:
         f"cluster: {plan.cluster.cpus:g} CPUs, {plan.cluster.gpus:g} GPUs; per trial: {plan.cpus_per_trial:g} CPU, "
         f"{plan.gpus_per_trial:g} GPU; {plan.max_concurrent} trials at a time"
     )
-    from tuner.search._plan import dropped_groupings_note, random_weights_note
+    from tuner.search.plan._plan import dropped_groupings_note, random_weights_note
 
     note = random_weights_note(plan)
     if note:

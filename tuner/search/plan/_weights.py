@@ -7,8 +7,8 @@ import json
 import sys
 
 from tuner.errors import ConfigError
-from tuner.search._console import say
-from tuner.search._contracts import Plan
+from tuner.search.driver._console import say
+from tuner.search.plan._contracts import Plan
 
 __all__ = ["resolve_weights"]
 

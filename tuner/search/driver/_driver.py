@@ -16,18 +16,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tuner._io import user_path, write_atomic
-from tuner._run import STOPPED_FILE, TRACKED_FILE
+from tuner._run import LOG_FILE, STOPPED_FILE, TRACKED_FILE
 from tuner._storage import join_uri
 from tuner.errors import ConfigError, FatalTrialError, SearchInterrupted, TunerError
 from tuner.leaderboard import FILENAME
-from tuner.search._board import tune_storage, write_run_leaderboard
-from tuner.search._cluster import RAY_ENV, check_remote_is_new, check_storage, cluster_shape, init_ray
-from tuner.search._console import LOG_FILE, Console, say, search_console
-from tuner.search._contracts import Plan
-from tuner.search._plan import dropped_groupings_note, load_plan, random_weights_note, save_plan, size_resources, stage_space
-from tuner.search._stage_groupings import copy_groupings, resolve_auto_groupings, set_common_space
-from tuner.search._summary import evaluate_top, print_summary
-from tuner.search._weights import resolve_weights
+from tuner.search.driver._board import tune_storage, write_run_leaderboard
+from tuner.search.driver._cluster import RAY_ENV, check_remote_is_new, check_storage, cluster_shape, init_ray
+from tuner.search.driver._console import Console, say, search_console
+from tuner.search.driver._stage_groupings import copy_groupings, resolve_auto_groupings, set_common_space
+from tuner.search.driver._summary import evaluate_top, print_summary
+from tuner.search.plan._contracts import Plan
+from tuner.search.plan._plan import dropped_groupings_note, load_plan, random_weights_note, save_plan, stage_space
+from tuner.search.plan._resources import size_resources
+from tuner.search.plan._weights import resolve_weights
 
 __all__ = ["RAY_ENV", "check_resume", "init_ray", "run_search", "trial_dirname", "write_run_leaderboard"]
 
@@ -42,7 +43,7 @@ def trial_dirname(trial: Any) -> str:
 def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any] | None = None) -> None:
     from ray import tune
 
-    from tuner.search._trial import trial_resources, tune_trial, uses_train
+    from tuner.search.trial._trial import trial_resources, tune_trial, uses_train
 
     probe = stage == "probe"
     num_samples = plan.probe_samples if probe else plan.num_samples
@@ -51,9 +52,9 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
     stage_plan = plan.evolve(max_epochs=max_epochs, **({"grouping_files": {}, "common_grouping_file": None} if probe else {}))
     train = uses_train(plan)
     trainable = tune.with_resources(tune.with_parameters(tune_trial, plan=stage_plan, stage=stage, run_dir=str(run_dir)), trial_resources(plan))
-    from tuner.search._callbacks import EpochJournal, FailureGuard, LeaderboardCallback, ProgressCallback, WarmProcesses
-    from tuner.search._placement import PlacementGroupReleaser
-    from tuner.search._watchdog import StallWatchdog
+    from tuner.search.driver._callbacks import EpochJournal, FailureGuard, LeaderboardCallback, ProgressCallback, WarmProcesses
+    from tuner.search.driver._placement import PlacementGroupReleaser
+    from tuner.search.driver._watchdog import StallWatchdog
 
     # Module-level callback classes: Tune pickles them with the experiment and brings them
     # back on restore.
@@ -77,7 +78,7 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
         say(f"[{stage}] resuming {exp_path}")
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False, storage_filesystem=fs)
     else:
-        from tuner.search._strategy import DEFAULT_POLICY, make_scheduler, make_searcher
+        from tuner.search.strategy._strategy import DEFAULT_POLICY, make_scheduler, make_searcher
 
         kind = "tpe" if probe else plan.sampler
         # The probe's few trials must end with a model that learned: ASHA stops none of them.
@@ -85,7 +86,7 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
         if kind == "grid":
             from ray.tune.search.basic_variant import BasicVariantGenerator
 
-            from tuner.search._grid import grid_points
+            from tuner.search.space._grid import grid_points
 
             # Every point once, in order: the study's exhaustive grid. Each point replaces one
             # sample; the keys must exist in the param space, so they are placeholders there.
@@ -127,7 +128,7 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
                 failure_config=tune.FailureConfig(max_failures=0 if train else int(plan.worker_retries), fail_fast=False),
             ),
         )
-    from tuner.search._interrupt import graceful_interrupt
+    from tuner.search.driver._interrupt import graceful_interrupt
 
     def stopping(name: str) -> None:
         say(f"[{stage}] {name}: stopping the search and saving it (Ctrl+C again to quit at once)", err=True)
@@ -141,7 +142,7 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
     write_atomic(run_dir / stage / TRACKED_FILE, json.dumps(tracked))
     _record_unstarted_failures(run_dir / stage, results)
     if interrupt.requested:
-        from tuner.search._callbacks import RUNNING_NOW
+        from tuner.search.driver._callbacks import RUNNING_NOW
 
         # Every epoch so far, before the message; the trials it stopped say so (not "stopped early").
         write_run_leaderboard(run_dir, plan, stopped=RUNNING_NOW.get((str(run_dir), stage), set()))
@@ -155,7 +156,7 @@ def _record_unstarted_failures(stage_dir: Path, results: Any) -> None:
     """A trial that failed before it wrote anything (its actor never started, say) still gets
     a leaderboard row: its config and the error go where its files would have been."""
     from tuner._run import FAILURE_FILE, PARAMS_FILE
-    from tuner.search._trial import one_line
+    from tuner.search.trial._trial import one_line
 
     for r in results:
         if not r.path or r.error is None:
@@ -265,7 +266,7 @@ def check_resume(run_dir: Path, opts_space: str | None, opts_data: str | None) -
             the dataset changed since the run started.
     """
     from tuner.data import index_dataset
-    from tuner.search._space import load_space, resolve_space_path
+    from tuner.search.space._load import load_space, resolve_space_path
 
     plan = load_plan(run_dir)
     if (run_dir / FILENAME).is_file():  # a damaged leaderboard stops here, before any trial starts

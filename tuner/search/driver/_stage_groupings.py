@@ -8,8 +8,8 @@ from pathlib import Path
 from tuner._io import write_atomic
 from tuner._run import COMMON_GROUPING_FILE, GROUPINGS_DIR
 from tuner.errors import TunerError
-from tuner.search._console import say
-from tuner.search._contracts import Plan
+from tuner.search.driver._console import say
+from tuner.search.plan._contracts import Plan
 
 __all__ = ["copy_groupings", "resolve_auto_groupings", "set_common_space"]
 

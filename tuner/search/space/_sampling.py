@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tuner._params import PARAMS
-from tuner.search._space import DEFAULTS, PARAM_NAMES, Param, SearchSpace
+from tuner.search.space._checks import DEFAULTS
+from tuner.search.space._space import PARAM_NAMES, Param, SearchSpace
 
 __all__ = ["DefineByRun", "prior_points", "random_init_values"]
 

@@ -48,7 +48,7 @@ def relay(queue: Any, fit_thread: threading.Thread, report: Any = None) -> int:
     """Hand every queued report to Tune until ``fit()`` ended and the queue is empty.
 
     Returns the number of reports relayed. (The driver journals each one as it arrives:
-    ``tuner.search._callbacks.EpochJournal``.)
+    ``tuner.search.driver._callbacks.EpochJournal``.)
     """
     from ray.util.queue import Empty
 

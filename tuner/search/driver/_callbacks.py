@@ -17,9 +17,9 @@ from ray.tune import Callback, Stopper
 from tuner._io import write_atomic
 from tuner._run import ERROR_FILE, FAILURE_FILE, PARAMS_FILE, RECOVERED_FILE, RESULT_FILE, STOPPED_FILE
 from tuner.errors import FATAL_PREFIX
-from tuner.search._console import say
-from tuner.search._contracts import Plan
-from tuner.search._watchdog import StallWatchdog
+from tuner.search.driver._console import say
+from tuner.search.driver._watchdog import StallWatchdog
+from tuner.search.plan._contracts import Plan
 
 _log = logging.getLogger("tuner.search")
 
@@ -72,7 +72,7 @@ class WarmProcesses(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         pid, memory = result.get("pid"), result.get("memory_mb")
         if pid and memory and not result.get("replayed"):
-            from tuner.search._trial import note_process
+            from tuner.search.trial._trial import note_process
 
             if note_process(int(pid), trial.trial_id, float(memory)):
                 _log.info("warm processes retire after their current trials: process %s grew to %.0f MiB", pid, memory)
@@ -140,7 +140,7 @@ class LeaderboardCallback(Callback):
 
     def write(self, running: set[str], fresh: dict[str, str]) -> None:
         """One rewrite (what the writer thread does)."""
-        from tuner.search._board import write_run_leaderboard
+        from tuner.search.driver._board import write_run_leaderboard
 
         if self.plan.remote:
             # Tune keeps the experiment on object storage; the trials' result files are staged
@@ -334,7 +334,7 @@ class FailureGuard(Callback, Stopper):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         reason = result.get("failure_reason")
         if reason:  # the trial raises next: a verdict, not a crash to retry
-            from tuner.search._trial import no_retries, write_failure
+            from tuner.search.trial._trial import no_retries, write_failure
 
             no_retries(trial)
             if getattr(trial, "local_path", None):
@@ -361,7 +361,7 @@ class FailureGuard(Callback, Stopper):
 
 def failure_reason(trial_dir: str | None) -> str:
     """Why a trial failed, from its folder (``failure.json``, else Tune's ``error.txt``)."""
-    from tuner.search._rows import read_trial
+    from tuner.search.driver._rows import read_trial
 
     data = read_trial(Path(trial_dir)) if trial_dir else None
     return (data or {}).get("failure") or "error (see the trial's error.txt)"

@@ -4,10 +4,10 @@
   one): the trial trains in Tune's own trial actor, which holds the trial's CPUs/GPUs. Tune
   reuses the actor for the next trial with the same resources (``reuse_actors``), so
   trial after trial runs in a process that has TensorFlow imported and the image cache
-  mapped (``tuner.search._worker.warm``); a process retires after a number of trials or
+  mapped (``tuner.search.worker._worker.warm``); a process retires after a number of trials or
   once its memory grew (:class:`WarmResources`). Reports go through ``ray.tune.report`` from
   the trial function's own thread; the trial keeps its own checkpoints
-  (``tuner.search._checkpoints``). A crashed process is replaced by Tune, which restarts the
+  (``tuner.search.trial._checkpoints``). A crashed process is replaced by Tune, which restarts the
   trial (``FailureConfig.max_failures``) from its newest checkpoint.
 - **Ray Train** (2+ GPUs per trial): one Ray Train run with one worker holding the GPUs
   (MirroredStrategy in the worker). It uses Ray Train V2's ``DataParallelTrainer``, the base
@@ -15,7 +15,7 @@
   ``TF_CONFIG`` for multi-worker training, which a trial never uses (Keras 3 breaks with
   several workers, keras#20585), and importing ``ray.train.tensorflow`` imports TensorFlow
   into the trial actor and the Train controller. Reports reach Tune through
-  ``tuner.search._relay`` (not Ray's ``TuneReportCallback``, whose end-of-trial race hung
+  ``tuner.search.trial._relay`` (not Ray's ``TuneReportCallback``, whose end-of-trial race hung
   searches); see that module for why it cannot deadlock.
 
 ``docs/architecture.md`` says how the two fit into a search.
@@ -31,7 +31,7 @@ from typing import Any
 
 from tuner._run import FAILURE_FILE
 from tuner.errors import FATAL_PREFIX, FatalTrialError, TrialFailed
-from tuner.search._contracts import Plan, TrialConfig
+from tuner.search.plan._contracts import Plan, TrialConfig
 
 __all__ = ["one_line", "trial_config", "no_retries", "note_process", "WarmResources", "trial_resources", "tune_trial", "uses_train", "write_failure"]
 
@@ -97,7 +97,7 @@ def trial_resources(plan: Plan) -> Any:
     lives on the head node, so losing a GPU node costs that node's workers only: Train
     restarts them elsewhere from the last checkpoint instead of the trial erroring.
     """
-    from tuner.search._cluster import HEAD_NODE_RESOURCE
+    from tuner.search.driver._cluster import HEAD_NODE_RESOURCE
 
     if uses_train(plan):
         return {"CPU": 0, "memory": 1, HEAD_NODE_RESOURCE: 0.001}
@@ -194,8 +194,8 @@ def _warm_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) ->
     import ray.tune
 
     from tuner.errors import TunerError
-    from tuner.search._checkpoints import TrialCheckpoints
-    from tuner.search._worker import run_training, warm
+    from tuner.search.trial._checkpoints import TrialCheckpoints
+    from tuner.search.worker._worker import run_training, warm
 
     trial_id = ray.tune.get_context().get_trial_id()
     fs, root = _storage(plan, run_dir)
@@ -260,8 +260,8 @@ def _train_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -
     from ray.util.queue import Queue
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from tuner.search._relay import RelayCallback, relay
-    from tuner.search._worker import ray_train_loop
+    from tuner.search.trial._relay import RelayCallback, relay
+    from tuner.search.worker._worker import ray_train_loop
 
     context = ray.tune.get_context()
     trial_id = context.get_trial_id()

@@ -23,7 +23,7 @@ import numpy as np
 
 from tuner._run import CONFUSION_FILE, STATE_FILE, WEIGHTS_FILE  # shared with the readers of a run
 from tuner.groupings import common_accuracy, label_spaces
-from tuner.search._contracts import TrialConfig
+from tuner.search.plan._contracts import TrialConfig
 
 __all__ = ["evaluate_checkpoint", "ray_train_loop", "run_training", "warm"]
 
@@ -120,7 +120,7 @@ def run_training(cfg: TrialConfig, report: ReportFn, checkpoint_dir: str | None 
     """Train one trial and report every epoch.
 
     Args:
-        cfg: The trial's config (``tuner.search._trial.trial_config``).
+        cfg: The trial's config (``tuner.search.trial._trial.trial_config``).
         report: ``report(metrics, checkpoint_dir)``; the directory is only valid during the call.
         checkpoint_dir: A checkpoint to resume from (weights, state), or ``None``.
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,22 +18,19 @@ from tuner import __version__
 from tuner._io import user_path, write_atomic
 from tuner._run import PLAN_FILE
 from tuner.errors import ConfigError, DataError
-from tuner.search._contracts import PLAN_SCHEMA, ClusterShape, Plan
+from tuner.search.plan._contracts import PLAN_SCHEMA, Plan
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tuner.search._sampling import DefineByRun
-    from tuner.search._space import SearchSpace
+    from tuner.search.space._sampling import DefineByRun
+    from tuner.search.space._space import SearchSpace
 
 __all__ = [
     "ASSUMED_IMAGES_PER_SECOND",
-    "PLAN_FILE",
     "Options",
     "build_plan",
     "define_by_run",
-    "fit_resources",
     "load_plan",
     "save_plan",
-    "size_resources",
     "estimate",
     "random_weight_architectures",
     "dropped_groupings_note",
@@ -81,18 +76,6 @@ class Options:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _local_gpus() -> int:
-    """GPUs on this machine, without importing TensorFlow (nvidia-smi), for --dry-run."""
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return 0
-    try:
-        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
-
-
 def estimate(plan: Plan) -> dict[str, float]:
     """Expected trial-epochs under ASHA, the exhaustive bound, and GPU-hours (rough)."""
     n, t, g, eta = plan.num_samples, plan.max_epochs, plan.grace_period, plan.reduction_factor
@@ -135,7 +118,8 @@ def build_plan(opts: Options) -> Plan:
         load_grouping,
         resolve_grouping_path,
     )
-    from tuner.search._space import load_space, parse_auto, resolve_space_path
+    from tuner.search.space._checks import parse_auto
+    from tuner.search.space._load import load_space, resolve_space_path
     from tuner.zoo import get_spec
 
     space = load_space(opts.space)
@@ -155,7 +139,7 @@ def build_plan(opts: Options) -> Plan:
         )
     space = space.with_budget(num_samples=opts.num_samples, max_epochs=opts.max_epochs)
     if space.budget.sampler == "grid":
-        from tuner.search._grid import grid_points
+        from tuner.search.space._grid import grid_points
 
         space = space.with_budget(num_samples=len(grid_points(space)))
     # "not x >= 0" (rather than "x < 0") also refuses nan; an infinite count never fits a node.
@@ -280,65 +264,6 @@ def build_plan(opts: Options) -> Plan:
     )
 
 
-def fit_resources(
-    gpus: float | None,
-    cpus: float | None,
-    requested: int | None,
-    num_samples: int | None,
-    cluster_cpus: float,
-    cluster_gpus: float,
-    node_max_gpus: float,
-    node_max_cpus: float,
-) -> tuple[float, float, int]:
-    """``(gpus_per_trial, cpus_per_trial, max_concurrent)`` so trials never deadlock (pure).
-
-    Each trial holds ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs (in its warm trial
-    actor, or in its Ray Train worker for 2+ GPUs, whose trial actor holds none:
-    ``tuner.search._trial.trial_resources``), and at most as many trials run as the cluster
-    can hold at once. ``None`` means "choose".
-
-    Raises:
-        ConfigError: more GPUs or CPUs per trial than any node has.
-    """
-    if gpus is None:
-        gpus = 1.0 if cluster_gpus >= 1 else 0.0
-    if gpus > node_max_gpus:
-        raise ConfigError(
-            f"--gpus-per-trial {gpus:g} is more than any node of the cluster has ({node_max_gpus:g}); "
-            f"use at most {node_max_gpus:g}" + ("" if node_max_gpus else " (this cluster has no GPU: use 0)")
-        )
-    if cpus is None and not gpus:
-        # On CPUs, trials share the cores: as many 1-CPU trials as there are cores, unless
-        # fewer trials can run at once (a short search, --max-concurrent), which then get
-        # the cores between them (TensorFlow uses them all for one trial).
-        at_once = min(x for x in (num_samples, requested, cluster_cpus) if x)
-        cpus = float(max(1, math.floor(node_max_cpus / max(1, at_once))))
-    elif cpus is None:
-        cpus = float(min(8, max(1, math.floor(node_max_cpus / max(node_max_gpus, 1) * gpus))))
-    if cpus > node_max_cpus:
-        raise ConfigError(f"--cpus-per-trial {cpus:g} is more than any node has ({node_max_cpus:g}); use at most {node_max_cpus:g}")
-    fit = int(cluster_cpus // cpus) if cpus else 1
-    if gpus:
-        fit = min(fit, int(cluster_gpus // gpus))
-    fit = max(fit, 1)
-    return float(gpus), float(cpus), min(int(requested), fit) if requested else fit
-
-
-def size_resources(plan: Plan, cluster_cpus: float, cluster_gpus: float, node_max_gpus: float, node_max_cpus: float) -> Plan:
-    """``plan`` with its per-trial resources and concurrency chosen for this cluster (:func:`fit_resources`)."""
-    gpus, cpus, at_once = fit_resources(
-        plan.gpus_per_trial, plan.cpus_per_trial, plan.max_concurrent, plan.num_samples, cluster_cpus, cluster_gpus, node_max_gpus, node_max_cpus
-    )
-    return plan.evolve(gpus_per_trial=gpus, cpus_per_trial=cpus, max_concurrent=at_once, cluster=ClusterShape(cpus=cluster_cpus, gpus=cluster_gpus))
-
-
-def local_resources() -> tuple[float, float, float, float]:
-    """``(cpus, gpus, node_max_gpus, node_max_cpus)`` of this machine, without Ray."""
-    cpus = float(os.cpu_count() or 1)
-    gpus = float(_local_gpus())
-    return cpus, gpus, gpus, cpus
-
-
 def save_plan(plan: Plan, run_dir: Path) -> None:
     write_atomic(run_dir / PLAN_FILE, plan.model_dump_json(indent=1))
 
@@ -386,8 +311,8 @@ def define_by_run(space: SearchSpace, stage: str, random_weights: Sequence[str] 
     """The define-by-run function of ``space`` for a stage (the probe never groups classes),
     without the ``dropped`` grouping candidates; ``random_weights``: architectures that start
     from random weights (their freezing parameters are not searched)."""
-    from tuner.search._sampling import DefineByRun
-    from tuner.search._space import Param
+    from tuner.search.space._sampling import DefineByRun
+    from tuner.search.space._space import Param
 
     kept = [g for g in space.grouping_candidates() if g not in dropped]
     if stage == "probe" or kept == ["none"]:
@@ -406,7 +331,7 @@ def dropped_groupings_note(plan: Plan) -> str | None:
 
 def random_weights_note(plan: Plan) -> str | None:
     """One line on what architectures without pretrained weights train, or ``None``."""
-    from tuner.search._sampling import random_init_values
+    from tuner.search.space._sampling import random_init_values
     from tuner.zoo import get_spec
 
     archs = random_weight_architectures(plan)

@@ -9,10 +9,10 @@ from typing import Any, TextIO
 from tuner._io import write_atomic
 from tuner._run import TEST_SCORES_FILE, read_params
 from tuner.leaderboard import FILENAME, TrialStatus
-from tuner.search._board import test_scores, tune_storage
-from tuner.search._console import say
-from tuner.search._contracts import Plan, TrialConfig
-from tuner.search._rows import collect_rows
+from tuner.search.driver._board import test_scores, tune_storage
+from tuner.search.driver._console import say
+from tuner.search.driver._rows import collect_rows
+from tuner.search.plan._contracts import Plan, TrialConfig
 
 __all__ = ["evaluate_top", "print_summary"]
 
@@ -46,13 +46,13 @@ def _evaluate_in_ray(run_dir: Path, plan: Plan, todo: list[dict[str, Any]]) -> d
     """Rebuild each row's best checkpoint and score it on the test split, in Ray tasks."""
     import ray
 
-    from tuner.search._trial import trial_config
+    from tuner.search.trial._trial import trial_config
 
     @ray.remote(num_cpus=plan.cpus_per_trial or 1, num_gpus=plan.gpus_per_trial or 0)
     def evaluate(cfg: TrialConfig, checkpoint: str, remote: str | None) -> dict[str, float]:
         import tempfile
 
-        from tuner.search._worker import evaluate_checkpoint
+        from tuner.search.worker._worker import evaluate_checkpoint
 
         if remote:  # this task may run on any node: fetch the checkpoint here
             from tuner._storage import download_dir
@@ -78,7 +78,7 @@ def _evaluate_in_ray(run_dir: Path, plan: Plan, todo: list[dict[str, Any]]) -> d
 def _worker_test_scores(run_dir: Path, row: dict[str, Any]) -> dict[str, float] | None:
     """The test scores the trial's worker computed at the row's best epoch, if it did."""
     from tuner._run import journal_path
-    from tuner.search._rows import read_trial
+    from tuner.search.driver._rows import read_trial
 
     if not row.get("trial_dir") or not row.get("best_epoch"):
         return None

@@ -18,7 +18,7 @@ from tuner._params import param_names
 from tuner._run import ERROR_FILE, FAILURE_FILE, PARAMS_FILE, RESULT_FILE, TRACKED_FILE, journal_path
 from tuner.leaderboard import TrialStatus
 
-__all__ = ["STAGES", "TRACKED_FILE", "collect_rows", "read_trial", "trial_row"]
+__all__ = ["STAGES", "collect_rows", "read_trial", "trial_row"]
 
 STAGES = ("probe", "search")
 INTERRUPTED = "the driver stopped before Tune recorded this trial, so the resumed search did not continue it; its epochs are kept"

@@ -6,7 +6,7 @@ import time
 
 from ray.tune import Callback
 
-from tuner.search._console import say
+from tuner.search.driver._console import say
 
 __all__ = ["EPOCH_FACTOR", "EPOCH_FLOOR_S", "FIRST_REPORT_FLOOR_S", "StallWatchdog"]
 
@@ -113,7 +113,7 @@ class StallWatchdog(Callback):
                 self._end(trial, silent[tid])
 
     def _end(self, trial, silence: float) -> None:
-        from tuner.search._trial import no_retries, write_failure
+        from tuner.search.trial._trial import no_retries, write_failure
 
         reason = f"stalled: no report for {silence:.0f} s"
         self.stalled[trial.trial_id] = reason

@@ -13,10 +13,10 @@ from tuner._io import read_json
 from tuner._run import GROUPINGS_DIR, MLFLOW_FILE, OPTUNA_DB, PLAN_FILE, TEST_SCORES_FILE
 from tuner.errors import DataError
 from tuner.leaderboard import FILENAME, TrialStatus, write_leaderboard
-from tuner.search._contracts import Plan
-from tuner.search._grid import sweep_info
-from tuner.search._plan import random_weight_architectures
-from tuner.search._rows import TRACKED_FILE, collect_rows
+from tuner.search.driver._rows import TRACKED_FILE, collect_rows
+from tuner.search.plan._contracts import Plan
+from tuner.search.plan._plan import random_weight_architectures
+from tuner.search.space._grid import sweep_info
 
 __all__ = ["local_checkpoint", "test_scores", "tune_storage", "write_run_leaderboard"]
 
@@ -78,9 +78,9 @@ _study_warned: set[str] = set()
 def _sync_study(run_dir: Path, plan: Plan, rows: list[dict[str, Any]]) -> None:
     """``RUN_DIR/optuna.db`` follows the leaderboard; a failure there is one warning, never
     a failed search (the leaderboard is the record, the study a view of it)."""
-    from tuner.search._console import say
-    from tuner.search._plan import stage_space
-    from tuner.search._study import sync_study
+    from tuner.search.driver._console import say
+    from tuner.search.driver._study import sync_study
+    from tuner.search.plan._plan import stage_space
 
     try:
         stages = {stage: stage_space(plan, stage) for stage in sorted({r["stage"] for r in rows})}
@@ -94,8 +94,8 @@ def _sync_study(run_dir: Path, plan: Plan, rows: list[dict[str, Any]]) -> None:
 
 def _sync_mlflow(run_dir: Path, plan: Plan, rows: list[dict[str, Any]], ended: str | None) -> None:
     from tuner._run import CONFUSION_FILE
-    from tuner.search._console import say
-    from tuner.search._mlflow import sync_mlflow
+    from tuner.search.driver._console import say
+    from tuner.search.driver._mlflow import sync_mlflow
 
     def confusion(row: dict[str, Any]) -> Path | None:
         folder = local_checkpoint(run_dir, plan, row.get("checkpoint_path"))

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tuner.errors import ConfigError
-from tuner.search._sampling import random_init_values
-from tuner.search._space import DEFAULTS, PARAM_NAMES, SearchSpace, int_high
+from tuner.search.space._checks import DEFAULTS, int_high
+from tuner.search.space._sampling import random_init_values
+from tuner.search.space._space import PARAM_NAMES, SearchSpace
 
 __all__ = ["grid_points", "grid_size", "one_factor_runs", "sweep_info"]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-    from tuner.search._sampling import DefineByRun
+    from tuner.search.space._sampling import DefineByRun
 
 __all__ = ["DEFAULT_POLICY", "SAMPLERS", "SearchPolicy", "make_sampler", "make_scheduler", "make_searcher", "startup_trials"]
 
@@ -34,7 +34,7 @@ class SearchPolicy:
             values (TPE then ranks it by how far it got), not as ``COMPLETE`` with the score
             of its one or two epochs (Ray's ``OptunaSearch``, which mixes fidelities).
         prior: The first trials are the conventional configurations of
-            :func:`tuner.search._sampling.prior_points`, one per architecture.
+            :func:`tuner.search.space._sampling.prior_points`, one per architecture.
         startup: TPE's random start-up trials as a fraction of ``num_samples`` (clamped to 2..10).
         grace_period: ASHA's first rung in epochs; ``None``: the space's ``budget.grace_period``.
         startup_cap: At most this many start-up trials.
@@ -134,7 +134,7 @@ def make_sampler(policy: SearchPolicy, seed: int, num_samples: int) -> optuna.sa
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = SAMPLERS[policy.sampler](seed, num_samples, policy)
     if policy.sampler != "random" and policy.budget_model:
-        from tuner.search._samplers import BudgetSampler
+        from tuner.search.strategy._samplers import BudgetSampler
 
         # The view has no start-up of its own: until it has min_trials trials, BudgetSampler is random.
         sampler = BudgetSampler(
@@ -143,7 +143,7 @@ def make_sampler(policy: SearchPolicy, seed: int, num_samples: int) -> optuna.sa
             min_trials=startup_trials(num_samples, policy.startup, policy.startup_cap),
         )
     if policy.sampler != "random" and (policy.random_fraction > 0 or policy.fresh):
-        from tuner.search._samplers import ExploringSampler
+        from tuner.search.strategy._samplers import ExploringSampler
 
         every = max(2, round(1 / policy.random_fraction)) if policy.random_fraction > 0 else None
         sampler = ExploringSampler(sampler, seed=seed, every=every, fresh=policy.fresh)
@@ -152,8 +152,8 @@ def make_sampler(policy: SearchPolicy, seed: int, num_samples: int) -> optuna.sa
 
 def make_searcher(space_fn: DefineByRun, policy: SearchPolicy, *, seed: int, num_samples: int, max_epochs: int, mode: str) -> Any:
     """The Tune searcher of a stage: Optuna over ``space_fn`` with ``policy``'s sampler."""
-    from tuner.search._sampling import prior_points
-    from tuner.search._searcher import ScoredOptunaSearch
+    from tuner.search.space._sampling import prior_points
+    from tuner.search.strategy._searcher import ScoredOptunaSearch
 
     return ScoredOptunaSearch(
         space=space_fn,
@@ -172,7 +172,7 @@ def make_scheduler(policy: SearchPolicy, *, max_epochs: int, grace_period: int, 
     if not policy.early_stopping:
         return FIFOScheduler()
     if policy.hyperband:
-        from tuner.search._schedulers import HyperbandBrackets
+        from tuner.search.strategy._schedulers import HyperbandBrackets
 
         return HyperbandBrackets(
             time_attr="epoch", max_t=max_epochs + 1, grace_period=min(policy.grace_period or grace_period, max_epochs), reduction_factor=reduction_factor

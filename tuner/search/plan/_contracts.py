@@ -3,7 +3,7 @@
 Both are frozen pydantic models (``extra="forbid"``) with a ``schema_version``. A change makes
 a new object (:meth:`Plan.evolve`), so no module edits another's plan in place. The plan is
 ``RUN_DIR/run.json``; a ``run.json`` of another schema is refused in one line by
-``tuner.search._plan.load_plan``. A trial's config crosses into the Ray Train worker as JSON
+``tuner.search.plan._plan.load_plan``. A trial's config crosses into the Ray Train worker as JSON
 and is validated again there (:meth:`TrialConfig.model_validate`).
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from tuner._params import PARAM_DEFAULTS
-from tuner.search._space import SearchSpace
+from tuner.search.space._space import SearchSpace
 
 __all__ = ["PLAN_SCHEMA", "TRIAL_SCHEMA", "ClusterShape", "Plan", "TrialConfig"]
 
@@ -40,7 +40,7 @@ class ClusterShape(_Frozen):
 class Plan(_Frozen):
     """Everything a search needs, resolved before any trial starts (``RUN_DIR/run.json``).
 
-    Built by ``tuner.search._plan.build_plan``; resources by ``size_resources``; weights,
+    Built by ``tuner.search.plan._plan.build_plan``; resources by ``size_resources``; weights,
     grouping files and the common label space by the driver before the first trial.
     """
 

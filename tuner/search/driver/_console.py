@@ -21,9 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from tuner._run import LOG_FILE
-
-__all__ = ["LOG_FILE", "Console", "say", "search_console"]
+__all__ = ["Console", "say", "search_console"]
 
 
 #: Lines of Ray's output a user must see: memory exhaustion, a node gone.
