@@ -14,7 +14,6 @@ and the message says how to resume (exit status 130, the shell's for SIGINT). An
 from __future__ import annotations
 
 __all__ = [
-    "FATAL_PREFIX",
     "ConfigError",
     "DataError",
     "FatalTrialError",
@@ -52,10 +51,6 @@ class TrialFailed(RuntimeError):
 class FatalTrialError(TunerError):
     """A trial hit something that would fail every other trial too (a user error raised in a
     worker, or failed trials in a row); the search stops with this one line."""
-
-
-#: How a failed trial's reason starts when its worker raised a ``TunerError``: the search stops.
-FATAL_PREFIX = "fatal: "
 
 
 class SearchInterrupted(Exception):

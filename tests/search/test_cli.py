@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import write_photo_classes
 from tuner.errors import ConfigError
 from tuner.search.driver._driver import check_resume
+from tuner.search.plan._contracts import PLAN_SCHEMA
 from tuner.search.plan._plan import Options, build_plan, save_plan
 from tuner.search.plan._resources import fit_resources, size_resources
 
@@ -186,7 +187,7 @@ def test_resume_refuses_a_run_json_of_another_schema_in_one_line(tmp_path):
     space.write_text("architectures: [mobilenet_v2]\nbudget: {num_samples: 3}\n")
     run_dir = _saved_run(tmp_path, data, space)
     stored = json.loads((run_dir / "run.json").read_text())
-    assert stored["schema_version"] == 1
+    assert stored["schema_version"] == PLAN_SCHEMA
     old = {k: v for k, v in stored.items() if k != "schema_version"}  # a run of an earlier tuner
     (run_dir / "run.json").write_text(json.dumps({**old, "tuner_version": "0.3.0"}))
     with pytest.raises(ConfigError, match=r"written by tuner 0.3.0 \(plan schema 0\); .* start a new run") as err:

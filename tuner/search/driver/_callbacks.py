@@ -16,10 +16,9 @@ from ray.tune import Callback, Stopper
 
 from tuner._io import write_atomic
 from tuner._run import ERROR_FILE, FAILURE_FILE, PARAMS_FILE, RECOVERED_FILE, RESULT_FILE, STOPPED_FILE
-from tuner.errors import FATAL_PREFIX
 from tuner.search.driver._console import say
 from tuner.search.driver._watchdog import StallWatchdog
-from tuner.search.plan._contracts import Plan
+from tuner.search.plan._contracts import EpochReport, Plan
 
 _log = logging.getLogger("tuner.search")
 
@@ -314,11 +313,11 @@ class FailureGuard(Callback, Stopper):
         write_atomic(Path(self.stage_dir) / STOPPED_FILE, json.dumps({"reason": reason, "fatal": fatal}))
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        why = failure_reason(getattr(trial, "local_path", None))
+        why, fatal = failure_of(getattr(trial, "local_path", None))
         if self.reason is not None:
             return
-        if why.startswith(FATAL_PREFIX):
-            self._stop(why[len(FATAL_PREFIX) :], fatal=True)
+        if fatal:
+            self._stop(why, fatal=True)
             return
         self._in_a_row += 1
         if self._in_a_row >= self.max_consecutive:
@@ -332,13 +331,14 @@ class FailureGuard(Callback, Stopper):
         self._in_a_row = 0
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        reason = result.get("failure_reason")
-        if reason:  # the trial raises next: a verdict, not a crash to retry
-            from tuner.search.trial._trial import no_retries, write_failure
+        if not result.get("failure_reason"):
+            return
+        report = EpochReport.from_result(result)  # the trial raises next: a verdict, not a crash to retry
+        from tuner.search.trial._trial import no_retries, write_failure
 
-            no_retries(trial)
-            if getattr(trial, "local_path", None):
-                write_failure(trial.local_path, trial.trial_id, str(reason))
+        no_retries(trial)
+        if getattr(trial, "local_path", None):
+            write_failure(trial.local_path, trial.trial_id, report.failure_reason, fatal=report.fatal)
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         """A warm trial's process died (a crash, an OOM kill, a lost node): Tune restarts the
@@ -359,9 +359,15 @@ class FailureGuard(Callback, Stopper):
         return self.reason is not None
 
 
-def failure_reason(trial_dir: str | None) -> str:
-    """Why a trial failed, from its folder (``failure.json``, else Tune's ``error.txt``)."""
+def failure_of(trial_dir: str | None) -> tuple[str, bool]:
+    """Why a trial failed, from its folder (``failure.json``, else Tune's ``error.txt``), and
+    whether that stops the search."""
     from tuner.search.driver._rows import read_trial
 
     data = read_trial(Path(trial_dir)) if trial_dir else None
-    return (data or {}).get("failure") or "error (see the trial's error.txt)"
+    return (data or {}).get("failure") or "error (see the trial's error.txt)", bool((data or {}).get("fatal"))
+
+
+def failure_reason(trial_dir: str | None) -> str:
+    """Why a trial failed (see :func:`failure_of`)."""
+    return failure_of(trial_dir)[0]

@@ -17,6 +17,7 @@ from typing import Any
 from tuner._params import param_names
 from tuner._run import ERROR_FILE, FAILURE_FILE, PARAMS_FILE, RESULT_FILE, TRACKED_FILE, journal_path
 from tuner.leaderboard import TrialStatus
+from tuner.search.plan._contracts import EpochReport
 
 __all__ = ["STAGES", "collect_rows", "read_trial", "trial_row"]
 
@@ -28,13 +29,17 @@ _HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_a
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """The epoch reports in a ``result.json`` or journal, each checked (``EpochReport``) and
+    reduced to the report's own fields; a line cut by a crash, or not a report, is skipped."""
+    from pydantic import ValidationError
+
     out = []
     if path.is_file():
-        for line in path.read_text().splitlines():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut by a crash
+                out.append(EpochReport.from_result(json.loads(line)).result())
+            except (ValueError, ValidationError, AttributeError, TypeError):
+                continue
     return out
 
 
@@ -76,16 +81,17 @@ def read_trial(trial_dir: Path, journal: Path | None = None) -> dict[str, Any] |
     results = _json_lines(trial_dir / RESULT_FILE)
     if journal is not None:
         results = merge_epochs(results, _json_lines(journal))
-    failure = None
+    failure, fatal = None, False
     if (trial_dir / FAILURE_FILE).is_file():
         try:
-            failure = json.loads((trial_dir / FAILURE_FILE).read_text()).get("reason")
-        except ValueError:
+            record = json.loads((trial_dir / FAILURE_FILE).read_text())
+            failure, fatal = str(record.get("reason") or "failed"), bool(record.get("fatal"))
+        except (ValueError, AttributeError):
             failure = "failed"
     elif (trial_dir / ERROR_FILE).is_file():
         lines = [ln for ln in (trial_dir / ERROR_FILE).read_text().splitlines() if ln.strip()]
         failure = "error: " + (lines[-1][:300] if lines else "unknown")
-    return {"params": params, "results": results, "failure": failure}
+    return {"params": params, "results": results, "failure": failure, "fatal": fatal}
 
 
 def _finite(x: Any) -> float | None:

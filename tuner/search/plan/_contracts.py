@@ -1,4 +1,5 @@
-"""The typed contracts between the search's modules: the run plan and one trial's config.
+"""The typed contracts between the search's modules and processes: the run plan, one trial's
+config, and one epoch's report.
 
 Both are frozen pydantic models (``extra="forbid"``) with a ``schema_version``. A change makes
 a new object (:meth:`Plan.evolve`), so no module edits another's plan in place. The plan is
@@ -16,10 +17,10 @@ from pydantic import BaseModel, ConfigDict
 from tuner._params import PARAM_DEFAULTS
 from tuner.search.space._space import SearchSpace
 
-__all__ = ["PLAN_SCHEMA", "TRIAL_SCHEMA", "ClusterShape", "Plan", "TrialConfig"]
+__all__ = ["PLAN_SCHEMA", "TRIAL_SCHEMA", "ClusterShape", "EpochReport", "Plan", "TrialConfig"]
 
 #: The run.json schema this tuner writes and reads.
-PLAN_SCHEMA: Literal[1] = 1
+PLAN_SCHEMA: Literal[2] = 2  # 2: search/ in sub-packages (Tune's pickled state names their modules)
 #: The trial config schema (worker and driver of one version always agree; checked anyway).
 TRIAL_SCHEMA: Literal[1] = 1
 
@@ -44,7 +45,7 @@ class Plan(_Frozen):
     grouping files and the common label space by the driver before the first trial.
     """
 
-    schema_version: Literal[1] = PLAN_SCHEMA
+    schema_version: Literal[2] = PLAN_SCHEMA
     tuner_version: str
     name: str
     space_source: str
@@ -142,3 +143,62 @@ class TrialConfig(_Frozen):
         """A sampled parameter, or its registry default when the trial did not sample it."""
         value = self.params.get(name)
         return PARAM_DEFAULTS[name] if value is None else value
+
+
+class EpochReport(_Frozen):
+    """One epoch of one trial, as its training process reports it: built (and so checked) in
+    the worker, sent to Tune as :meth:`result`, read back from Tune's results, the epoch
+    journal and ``result.json`` with :meth:`from_result` (which drops Tune's own keys).
+
+    A field absent from :meth:`result` is unknown, not zero: a NaN first epoch has no
+    ``objective``, so ASHA and the searcher skip it. ``epoch`` 0: the trial failed before its
+    first epoch. Adding a field to the report is one line here (and the code that sets it).
+    """
+
+    epoch: int
+    loss: float | None = None
+    accuracy: float | None = None
+    learning_rate: float | None = None  # of the head, this epoch
+    val_accuracy: float | None = None
+    val_accuracy_common: float | None = None
+    val_loss: float | None = None
+    balanced_accuracy: float | None = None
+    macro_f1: float | None = None
+    test_accuracy: float | None = None
+    test_accuracy_common: float | None = None
+    objective: float | None = None  # the best value of the metric so far
+    best_epoch: int | None = None
+    n_classes: int | None = None
+    images_per_second: float | None = None
+    setup_seconds: float | None = None
+    train_seconds: float | None = None
+    trainable_params: int | None = None
+    total_params: int | None = None
+    weights_used: str | None = None
+    gpus: float | None = None
+    node: str | None = None
+    pid: int | None = None  # the training process (a warm one trains many trials)
+    time: float | None = None  # wall clock at the epoch's end
+    epoch_start: float | None = None  # and at its start
+    memory_mb: float | None = None
+    finished: bool = False
+    failure_reason: str = ""  # why the trial failed (nan_loss, out_of_memory: ..., a user error)
+    fatal: bool = False  # the failure fails every trial alike (a user error): the search stops
+    replayed: bool = False  # a resumed trial saying its checkpoint's epoch again
+    checkpoint_path: str | None = None  # set by the trial actor when it stores the checkpoint
+
+    def result(self) -> dict[str, Any]:
+        """The report as Tune's result (a dict; unknown values left out)."""
+        return self.model_dump(exclude_none=True)
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> EpochReport:
+        """The report in a Tune result or a journal line (Tune's own keys dropped).
+
+        Raises:
+            pydantic.ValidationError: not a report (a damaged line, say).
+        """
+        return cls.model_validate({k: v for k, v in result.items() if k in cls.model_fields})
+
+    def with_(self, **changes: Any) -> EpochReport:
+        return self.model_validate({**self.model_dump(), **changes})

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from tuner._run import FAILURE_FILE
-from tuner.errors import FATAL_PREFIX, FatalTrialError, TrialFailed
-from tuner.search.plan._contracts import Plan, TrialConfig
+from tuner.errors import FatalTrialError, TrialFailed
+from tuner.search.plan._contracts import EpochReport, Plan, TrialConfig
 
 __all__ = ["one_line", "trial_config", "no_retries", "note_process", "WarmResources", "trial_resources", "tune_trial", "uses_train", "write_failure"]
 
@@ -227,7 +227,7 @@ def _warm_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) ->
                     run_training(cfg, report, d)
         except TunerError as exc:
             # A user error (the dataset changed on this node, say) fails every trial alike.
-            report({"epoch": 0, "finished": True, "failure_reason": f"{FATAL_PREFIX}{exc}"}, None)
+            report(EpochReport(epoch=0, finished=True, failure_reason=str(exc), fatal=True).result(), None)
     _raise_failure(last)
 
 
@@ -246,9 +246,11 @@ def _raise_failure(metrics: Mapping[str, Any]) -> None:
     Its ``failure.json`` is written by the driver when the report arrives (``FailureGuard``):
     the driver's copy of the trial folder is the one the leaderboard reads.
     """
-    reason = str(metrics.get("failure_reason") or "")
-    if reason:
-        raise FatalTrialError(reason) if reason.startswith(FATAL_PREFIX) else TrialFailed(reason)
+    if not metrics:
+        return
+    report = EpochReport.from_result(dict(metrics))
+    if report.failure_reason:
+        raise FatalTrialError(report.failure_reason) if report.fatal else TrialFailed(report.failure_reason)
 
 
 def _train_trial(config: dict[str, Any], plan: Plan, stage: str, run_dir: str) -> None:
@@ -340,11 +342,12 @@ def no_retries(trial: Any) -> None:
     trial.max_failures = 0
 
 
-def write_failure(trial_dir: str | Path, trial_id: str, reason: str) -> None:
-    """Record why a trial failed in its folder (the leaderboard's ``failure_reason``)."""
+def write_failure(trial_dir: str | Path, trial_id: str, reason: str, fatal: bool = False) -> None:
+    """Record why a trial failed in its folder (the leaderboard's ``failure_reason``), and
+    whether the failure stops the search (``fatal``: a user error every trial would hit)."""
     from tuner._io import write_atomic
 
-    write_atomic(Path(trial_dir) / FAILURE_FILE, json.dumps({"trial_id": trial_id, "reason": reason}))
+    write_atomic(Path(trial_dir) / FAILURE_FILE, json.dumps({"trial_id": trial_id, "reason": reason, "fatal": fatal}))
 
 
 def one_line(exc: BaseException) -> str:

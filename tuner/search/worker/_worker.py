@@ -23,7 +23,7 @@ import numpy as np
 
 from tuner._run import CONFUSION_FILE, STATE_FILE, WEIGHTS_FILE  # shared with the readers of a run
 from tuner.groupings import common_accuracy, label_spaces
-from tuner.search.plan._contracts import TrialConfig
+from tuner.search.plan._contracts import EpochReport, TrialConfig
 
 __all__ = ["evaluate_checkpoint", "ray_train_loop", "run_training", "warm"]
 
@@ -236,7 +236,7 @@ def run_training(cfg: TrialConfig, report: ReportFn, checkpoint_dir: str | None 
                 state["best"], state["best_epoch"], state["since_best"] = value, epoch + 1, 0
             else:
                 state["since_best"] += 1
-            metrics = {
+            fields: dict[str, Any] = {
                 "epoch": epoch + 1,
                 "loss": loss,
                 "accuracy": float(logs.get(built.history_key("accuracy"), float("nan"))),
@@ -260,19 +260,19 @@ def run_training(cfg: TrialConfig, report: ReportFn, checkpoint_dir: str | None 
                 "epoch_start": self._wall,  # and at its start (bench/trial_overhead.py)
                 "memory_mb": _memory_mb(),
                 "finished": False,
-                "failure_reason": "",
             }
             best_now = state["best"] is not None and value == state["best"]
             if score_test is not None and not nan and (best_now or cfg.score_test == "every"):
-                metrics.update(score_test(self.model))  # ties too: rows keep the later epoch
+                fields.update(score_test(self.model))  # ties too: rows keep the later epoch
             if nan:
-                metrics.update(finished=True, failure_reason="nan_loss")
+                fields.update(finished=True, failure_reason="nan_loss")
                 self.model.stop_training = True
             elif epoch + 1 >= max_epochs:
-                metrics.update(finished=True, done_reason="max_epochs")
+                fields.update(finished=True)
             elif patience and state["since_best"] >= int(patience):
-                metrics.update(finished=True, done_reason="patience")
+                fields.update(finished=True)
                 self.model.stop_training = True
+            metrics = EpochReport(**fields).result()  # checked here, where it is made
             with tempfile.TemporaryDirectory(prefix="tuner-ckpt-") as d:
                 if not nan:
                     built.model.save_weights(os.path.join(d, WEIGHTS_FILE))
@@ -300,11 +300,7 @@ def run_training(cfg: TrialConfig, report: ReportFn, checkpoint_dir: str | None 
 
 def _report_oom(report: ReportFn, exc: BaseException, last: dict[str, Any]) -> dict[str, Any]:
     reason = " ".join(str(exc).split())[:160]
-    metrics = {
-        **last,
-        "finished": True,
-        "failure_reason": f"out_of_memory: {reason}",
-    }
+    metrics = EpochReport.from_result({**last, "finished": True, "failure_reason": f"out_of_memory: {reason}"}).result()
     report(metrics, None)
     return metrics
 
@@ -336,7 +332,7 @@ def ray_train_loop(config: dict[str, Any]) -> None:
             extra["checkpoint_path"] = checkpoint.path  # the stored checkpoint the replay comes from
         ray.train.report({**metrics, **extra}, checkpoint=ckpt)
 
-    from tuner.errors import FATAL_PREFIX, TunerError
+    from tuner.errors import TunerError
 
     cfg = TrialConfig.model_validate(config)
     try:
@@ -348,7 +344,7 @@ def ray_train_loop(config: dict[str, Any]) -> None:
     except TunerError as exc:
         # A user error (the dataset changed on this node, say) fails every trial alike: report
         # it instead of raising, so Ray Train does not retry it, and the search stops on it.
-        report({"epoch": 0, "finished": True, "failure_reason": f"{FATAL_PREFIX}{exc}"}, None)
+        report(EpochReport(epoch=0, finished=True, failure_reason=str(exc), fatal=True).result(), None)
 
 
 def evaluate_checkpoint(cfg: TrialConfig, checkpoint_dir: str, split: str = "test") -> dict[str, float]:
