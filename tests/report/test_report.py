@@ -284,3 +284,30 @@ def test_summary_points_to_the_optuna_study_and_the_mlflow_runs(tmp_path):
     assert f"optuna-dashboard sqlite:///{run_dir / 'optuna.db'}" in page
     assert "<a href='http://mlflow.example:5000/#/experiments/7/runs/abc123'>run abc123</a>" in page
     assert "experiment run&lt;1&gt;" in page and "run<1>" not in page
+
+
+def test_probe_trials_are_not_plotted_or_ranked_beside_the_search(tmp_path):
+    """A probe trial's score on the common label space is circular (the space was clustered
+    from its own confusions); the report used to plot one at 1.00 in the lr figure."""
+    import pyarrow.parquet as pq
+
+    run_dir = write_synthetic_run(tmp_path / "r", n_trials=30, groupings=False)
+    table = pq.read_table(run_dir / FILENAME)
+    df = table.to_pandas()
+    df.loc[0, ["stage", "status", "objective", "val_accuracy_common"]] = ["probe", "completed", 1.0, 1.0]
+    write_leaderboard(run_dir / FILENAME, df.to_dict("records"), json.loads(table.schema.metadata[b"tuner"]))
+    run = load_run(run_dir)
+    lr = get_lr_info(run)
+    assert all(1.0 not in ys for _, ys in lr.by_optimizer.values())
+    top = get_top_table(run, 5)
+    assert "probe" not in set(top["stage"]) and top["objective"].iloc[0] < 1.0
+
+
+def test_probe_rows_get_no_score_on_the_common_space(tmp_path):
+    from tuner.search.driver._board import _fill_probe_common
+
+    rows = [{"stage": "probe", "val_accuracy_common": 1.0, "objective": 1.0}, {"stage": "search", "val_accuracy_common": 0.9, "objective": 0.9}]
+    plan = type("P", (), {"common_grouping_file": "common.yaml", "metric": "val_accuracy_common"})()
+    _fill_probe_common(rows, tmp_path, plan)  # type: ignore[arg-type]
+    assert rows[0]["objective"] is None and rows[0]["val_accuracy_common"] is None
+    assert rows[1]["objective"] == 0.9

@@ -55,9 +55,14 @@ def _sampled_params() -> tuple[str, ...]:
 
 
 def _ranked(run: Run):
-    """Scored, non-failed rows, best objective first."""
+    """Scored, non-failed rows of the search stage, best objective first.
+
+    Probe trials are left out: they ran on the fine labels before the common label space
+    existed, and that space was clustered from their own validation confusions, so their
+    score on it would be circular (a probe at 1.00 beside search trials at 0.9).
+    """
     df = run.df
-    ok = df[(df["status"] != TrialStatus.FAILED) & df["objective"].notna()]
+    ok = df[(df["status"] != TrialStatus.FAILED) & df["objective"].notna() & (df["stage"] != "probe")]
     return ok.sort_values("objective", ascending=run.mode != "max", kind="stable")
 
 
@@ -71,7 +76,6 @@ def get_top_table(run: Run, top: int = 20):
 
     df = run.df
     ranked = _ranked(run)
-    ranked = pd.concat([ranked[ranked["stage"] == "search"], ranked[ranked["stage"] != "search"]])
     rest = df.drop(index=ranked.index)
     table = pd.concat([ranked, rest]).head(top)
     return table[[c for c in top_columns() if c in table.columns]].reset_index(drop=True)

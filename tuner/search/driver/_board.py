@@ -122,25 +122,17 @@ def _upload_driver_files(run_dir: Path, remote: str) -> None:
 
 
 def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: Plan) -> None:
-    """Probe trials ran before the common space existed: score them on it from their
-    confusion matrices (mapping to a coarser grouping is summing blocks, exactly)."""
+    """Probe trials have no score on the common label space: it was clustered from their own
+    validation confusions, so scoring them on it would be circular. Their fine-label scores
+    (``val_accuracy``) stay; their ``val_accuracy_common`` and, when that is the metric, their
+    ``objective`` are left empty, so nothing ranks or plots them beside the search's trials."""
     if not plan.common_grouping_file:
         return
-    import numpy as np
-
-    from tuner._run import CONFUSION_FILE
-    from tuner.groupings import common_accuracy, label_spaces
-
-    _, to_common = label_spaces(list(plan.class_names), None, plan.common_grouping_file)
     for row in rows:
-        if row["stage"] != "probe" or not row.get("checkpoint_path"):
-            continue
-        folder = local_checkpoint(run_dir, plan, row["checkpoint_path"])
-        path = folder / CONFUSION_FILE if folder else None
-        if path is not None and path.is_file():
-            row["val_accuracy_common"] = common_accuracy(np.load(path), to_common)
+        if row["stage"] == "probe":
+            row["val_accuracy_common"] = None
             if plan.metric == "val_accuracy_common":
-                row["objective"] = row["val_accuracy_common"]
+                row["objective"] = None
 
 
 def tune_storage(run_dir: Path, plan: Plan) -> tuple[Any, str]:
