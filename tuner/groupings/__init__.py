@@ -5,6 +5,7 @@ from tuner.groupings._spaces import common_accuracy, common_grouping, label_spac
 from tuner.groupings._suggest import (
     SuggestedGrouping,
     confusion_similarity,
+    confusion_tree,
     grouping_yaml,
     learned_threshold,
     suggest_grouping,
@@ -16,6 +17,7 @@ __all__ = [
     "common_accuracy",
     "common_grouping",
     "confusion_similarity",
+    "confusion_tree",
     "grouping_yaml",
     "label_spaces",
     "learned_threshold",

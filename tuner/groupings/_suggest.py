@@ -1,8 +1,10 @@
 """Suggest a grouping from a confusion matrix: merge the classes a model cannot tell apart.
 
-Symmetrise the row-normalised confusion rates, cluster the classes agglomeratively
-(scikit-learn, average linkage on ``1 - rate``) into K labels, and make every cluster of two
-or more classes a group. The same function resolves ``auto:K`` candidates in a search.
+Symmetrise the row-normalised confusion rates, build one average-linkage tree on ``1 - rate``
+(:func:`confusion_tree`, scipy), cut it into K labels and make every cluster of two or more
+classes a group. The same function resolves ``auto:K`` candidates in a search, and the
+report orders its confusion matrix by the leaves of the same tree, so the blocks it shows are
+the groups a suggestion makes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import numpy as np
 from tuner.data import Grouping
 from tuner.errors import ConfigError
 
-__all__ = ["LEARNED_P", "SuggestedGrouping", "confusion_similarity", "grouping_yaml", "learned_threshold", "suggest_grouping", "why_not_learned"]
+__all__ = [
+    "LEARNED_P",
+    "SuggestedGrouping",
+    "confusion_similarity",
+    "confusion_tree",
+    "grouping_yaml",
+    "learned_threshold",
+    "suggest_grouping",
+    "why_not_learned",
+]
 
 #: A confusion matrix is clustered only if its model beat chance by this significance...
 LEARNED_P = 0.01
@@ -77,6 +88,17 @@ def confusion_similarity(confusion: np.ndarray) -> np.ndarray:
     return sym
 
 
+def confusion_tree(confusion: np.ndarray) -> np.ndarray:
+    """The classes' average-linkage tree on ``1 -`` the symmetric confusion rate (scipy's
+    linkage matrix, leaves in optimal order): what suggestions cut and the report orders by."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    distance = 1.0 - confusion_similarity(confusion)
+    np.fill_diagonal(distance, 0.0)
+    return linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
+
+
 def _mutual_rate(confusion: np.ndarray, members: Sequence[int]) -> float:
     block = confusion[np.ix_(members, members)]
     total = confusion[members].sum()
@@ -95,7 +117,7 @@ def suggest_grouping(confusion: np.ndarray, class_names: Sequence[str], k: int, 
     Raises:
         ConfigError: ``k`` out of range.
     """
-    from sklearn.cluster import AgglomerativeClustering
+    from scipy.cluster.hierarchy import cut_tree
 
     n = len(class_names)
     if not 2 <= k < n:
@@ -103,9 +125,7 @@ def suggest_grouping(confusion: np.ndarray, class_names: Sequence[str], k: int, 
     c = np.asarray(confusion, dtype=np.float64)
     if c.shape != (n, n):
         raise ValueError(f"confusion matrix shape {c.shape} does not match {n} class names")
-    distance = 1.0 - confusion_similarity(c)
-    np.fill_diagonal(distance, 0.0)
-    labels = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average").fit_predict(distance)
+    labels = cut_tree(confusion_tree(c), n_clusters=k).ravel()
     clusters = [sorted(np.flatnonzero(labels == c_id).tolist()) for c_id in range(k)]
     clusters = [m for m in clusters if len(m) >= 2]
     # Most confused group first, so G1 is where the model struggles most.

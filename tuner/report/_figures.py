@@ -290,21 +290,17 @@ class ConfusionInfo:
 def cluster_order(confusion: np.ndarray) -> list[int]:
     """Label order that puts mutually confused labels next to each other.
 
-    Average-linkage clustering on ``1 -`` the symmetrised confusion rate, leaves in optimal
-    order (scipy), so confusable blocks sit on the diagonal.
+    The leaves of :func:`tuner.groupings.confusion_tree`, the tree ``groupings suggest`` cuts,
+    so confusable blocks sit on the diagonal and each suggested group is one block.
     """
-    from scipy.cluster.hierarchy import leaves_list, linkage
-    from scipy.spatial.distance import squareform
+    from scipy.cluster.hierarchy import leaves_list
 
-    from tuner.groupings import confusion_similarity
+    from tuner.groupings import confusion_tree
 
     n = confusion.shape[0]
     if n < 3:
         return list(range(n))
-    distance = 1.0 - confusion_similarity(confusion)
-    np.fill_diagonal(distance, 0.0)
-    tree = linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
-    return [int(i) for i in leaves_list(tree)]
+    return [int(i) for i in leaves_list(confusion_tree(confusion))]
 
 
 def get_confusion_info(run: Run) -> ConfusionInfo:
