@@ -3,8 +3,10 @@
 The space schema (which keys a space may name, their meaning and defaults), the define-by-run
 sampler, the leaderboard's columns and rows and the report's parameter lists all derive from
 :data:`PARAMS`. Adding a parameter is one :class:`ParamSpec` here, plus the code that uses
-its value (the worker or the model builder); its validation, if it needs more than the
-generic checks, lives in ``tuner/search/space/_space.py``.
+its value (the worker or the model builder). Its rules (type, bounds, words such as ``max``)
+are checked for every value of a space by ``tuner/search/space/_checks.py``; a check that
+needs the model zoo or the data (optimizer names, block counts) lives there too. The
+define-by-run sampler (``tuner/search/space/_sampling.py``) walks :data:`PARAMS` in order.
 """
 
 from __future__ import annotations

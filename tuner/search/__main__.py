@@ -106,8 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         name=args.name,
         weights=args.weights,
         seed=args.seed,
-        local=args.local,
-        dry_run=args.dry_run,
         groupings_from=args.groupings_from,
         mlflow_uri=_mlflow_uri(args.mlflow_uri),
     )

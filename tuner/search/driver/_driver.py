@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from tuner._io import user_path, write_atomic
 from tuner._run import LOG_FILE, STOPPED_FILE, TRACKED_FILE
@@ -172,8 +172,6 @@ def run_search(
     plan: Plan,
     run_dir: Path,
     resume: bool = False,
-    out: TextIO | None = None,
-    num_cpus: int | None = None,
     local: bool = False,
     callbacks: list[Any] | None = None,
 ) -> list[dict[str, Any]]:
@@ -189,23 +187,21 @@ def run_search(
     # has checked the cluster), beside it.
     log = run_dir / LOG_FILE if resume else run_dir.parent / f".{run_dir.name}.{LOG_FILE}"
     try:
-        with search_console(log, out) as console:
-            return _run_search(plan, run_dir, resume, console, num_cpus, local, callbacks)
+        with search_console(log) as console:
+            return _run_search(plan, run_dir, resume, console, local, callbacks)
     finally:
         if not resume and not run_dir.exists():
             log.unlink(missing_ok=True)  # refused before anything ran: leave nothing behind
 
 
-def _run_search(
-    plan: Plan, run_dir: Path, resume: bool, console: Console, num_cpus: int | None, local: bool, callbacks: list[Any] | None
-) -> list[dict[str, Any]]:
+def _run_search(plan: Plan, run_dir: Path, resume: bool, console: Console, local: bool, callbacks: list[Any] | None) -> list[dict[str, Any]]:
     import ray
 
     from tuner.data import index_dataset, open_cache
 
     out = console.out
     started_ray = not ray.is_initialized()
-    init_ray(local, num_cpus)
+    init_ray(local)
     try:
         if plan.remote:
             if not resume:

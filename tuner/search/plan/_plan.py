@@ -10,9 +10,9 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tuner import __version__
 from tuner._io import user_path, write_atomic
@@ -67,13 +67,9 @@ class Options:
     name: str | None = None
     weights: str = "auto"
     seed: int = 0
-    local: bool = False
-    resume: str | None = None
-    dry_run: bool = False
     groupings_from: str | None = None
     test_top: int = 3
     mlflow_uri: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def estimate(plan: Plan) -> dict[str, float]:

@@ -48,9 +48,8 @@ class DefineByRun:
     so every trial's config has plain keys (``unfrozen_blocks``, ``input_size``...).
     """
 
-    def __init__(self, space: SearchSpace, fixed: dict[str, Any] | None = None, random_weights: Sequence[str] = ()):
+    def __init__(self, space: SearchSpace, random_weights: Sequence[str] = ()):
         self.space_yaml = space.model_dump(mode="json")
-        self.fixed = dict(fixed or {})
         self.random_weights = tuple(random_weights)
 
     def __call__(self, trial: Any) -> dict[str, Any]:
@@ -63,9 +62,6 @@ class DefineByRun:
         out: dict[str, Any] = {"architecture": arch}
         random_init = random_init_values(spec.num_blocks) if space.kind == "finetune" and arch in self.random_weights else {}
         for name in PARAM_NAMES:
-            if name in self.fixed:
-                out[name] = self.fixed[name]
-                continue
             if name in random_init:  # a random backbone: freezing any of it wastes the trial
                 out[name] = random_init[name]
                 continue

@@ -35,7 +35,8 @@ class SearchPolicy:
             of its one or two epochs (Ray's ``OptunaSearch``, which mixes fidelities).
         prior: The first trials are the conventional configurations of
             :func:`tuner.search.space._sampling.prior_points`, one per architecture.
-        startup: TPE's random start-up trials as a fraction of ``num_samples`` (clamped to 2..10).
+        startup: TPE's random start-up trials as a fraction of ``num_samples`` (at least 2, at
+            most ``startup_cap``).
         grace_period: ASHA's first rung in epochs; ``None``: the space's ``budget.grace_period``.
         startup_cap: At most this many start-up trials.
         multivariate: TPE models the parameters jointly (Optuna's ``multivariate=True, group=True``),

@@ -306,7 +306,8 @@ def _report_oom(report: ReportFn, exc: BaseException, last: dict[str, Any]) -> d
 
 
 def ray_train_loop(config: dict[str, Any]) -> None:
-    """``train_loop_per_worker`` for ``TensorflowTrainer``: resume, train, report to Ray.
+    """``train_loop_per_worker`` of the Ray Train path (a ``DataParallelTrainer`` with one
+    worker holding the trial's GPUs): resume, train, report to Ray.
 
     ``config`` is a :class:`TrialConfig` as JSON, validated here (the worker's boundary).
     """
@@ -322,7 +323,8 @@ def ray_train_loop(config: dict[str, Any]) -> None:
 
     checkpoint = ray.train.get_checkpoint()
     pg = get_current_placement_group()
-    # The driver releases this placement group when Tune ends the trial (see _callbacks).
+    # The driver releases this placement group when Tune ends the trial
+    # (tuner.search.driver._placement.PlacementGroupReleaser).
     pg_id = pg.id.hex() if pg is not None else ""
 
     def report(metrics: dict[str, Any], directory: str | None) -> None:
