@@ -64,9 +64,15 @@ def test_dry_run_prints_space_resources_and_estimate(tmp_path):
     out = _run("--space", "finetune", "--dry-run", "--storage", str(runs), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    assert "# resolved space" in text and "architectures:" in text
-    assert "built-in demo" in text and "10 classes" in text
-    assert "trials at a time" in text and "GPU-hours" in text and "trial-epochs" in text
+    plan = build_plan(Options(space="finetune"))
+    from tuner.search.plan._plan import estimate
+
+    est = estimate(plan)
+    assert "# resolved space\n" + plan.space.to_yaml().rstrip() in text  # the space the search would run, in full
+    assert f"{plan.data_dir} (built-in demo): 10 classes" in text
+    assert f"{plan.train_images} train / {plan.validation_images} validation / {plan.test_images} test images" in text
+    assert f"trial-epochs: ~{est['trial_epochs_asha']:g} with ASHA (at most {est['trial_epochs_exhaustive']:g}" in text
+    assert f"GPU-hours: ~{est['gpu_hours']:g}" in text and "trials at a time" in text
     assert not list(runs.iterdir()), "a dry run writes nothing"
 
 

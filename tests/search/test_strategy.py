@@ -45,17 +45,51 @@ def test_prior_is_one_point_per_architecture_at_the_nearest_allowed_value():
 
 @pytest.mark.parametrize("name", ["finetune", "scratch"])
 def test_prior_points_of_every_shipped_space_are_valid_trials(name):
+    """Each prior point, asked of a real study, comes back as itself: every value inside its
+    distribution (Optuna's FixedTrial only warns on one outside; here that is an error)."""
+    import warnings
+
     space = load_space(name)
     fn = DefineByRun(space)
-    for point in prior_points(fn):
-        fn(optuna.trial.FixedTrial(point))
+    specs = {p.name: p for p in PARAMS}
+    points = prior_points(fn)
+    assert len(points) == len(space.architectures)
+    for point in points:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            config = fn(optuna.trial.FixedTrial(point))
+        study = optuna.create_study(direction="maximize")
+        study.enqueue_trial(point)
+        trial = study.ask()
+        assert fn(trial) == config
+        for key, value in trial.params.items():
+            assert value == point[key], key
+        for name_, value in config.items():
+            if name_ in specs:
+                assert specs[name_].problem(value) is None, (name_, value)
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLERS))
 def test_sampler_table(kind):
+    """Each name builds its own Optuna sampler, seeded: the same seed proposes the same trials."""
+    expected = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+    space = _space(lr={"loguniform": [1e-4, 1e-2]}, optimizer={"choice": ["adam", "rmsprop", "sgd"]})
+
+    def proposals(seed: int) -> list[dict]:
+        study = optuna.create_study(direction="maximize", sampler=make_sampler(DEFAULT_POLICY.with_(sampler=kind), seed=seed, num_samples=30))
+        out = []
+        for i in range(12):
+            trial = study.ask()
+            out.append(DefineByRun(space)(trial))
+            study.tell(trial, float(i % 5))
+        return out
+
     sampler = make_sampler(DEFAULT_POLICY.with_(sampler=kind), seed=0, num_samples=30)
-    assert isinstance(sampler, optuna.samplers.BaseSampler)
-    assert startup_trials(30) == 10 and startup_trials(3) == 2
+    assert type(sampler) is expected[kind]
+    if kind == "tpe":  # the default's start-up: a quarter of the trials, at least 2, at most 30
+        assert sampler._n_startup_trials == startup_trials(30, DEFAULT_POLICY.startup, DEFAULT_POLICY.startup_cap) == 7
+    assert proposals(0) == proposals(0) and proposals(0) != proposals(1)
+    assert startup_trials(30) == 10 and startup_trials(3) == 2 and startup_trials(1000, 1 / 4, 30) == 30
 
 
 def _searcher(policy=DEFAULT_POLICY, max_epochs=6):
