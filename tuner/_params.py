@@ -108,9 +108,7 @@ class ParamSpec:
 
 #: Every searchable parameter, in declaration order (the leaderboard's column order).
 PARAMS: list[ParamSpec] = [
-    ParamSpec(
-        "lr", "learning rate (of the head; the backbone's is lr x backbone_lr_mult)", 2e-4, "Float64", log=True, prior=3e-4, low=0, high=10, low_open=True
-    ),
+    ParamSpec("lr", "learning rate (of the head; the backbone's is lr x backbone_lr_mult)", 2e-4, "Float64", log=True, prior=3e-4, low=0, low_open=True),
     ParamSpec("lr_schedule", "learning rate over a trial: constant (the study's) | cosine (half a cosine to 0 at max_epochs)", "constant", "string"),
     ParamSpec("optimizer", "adam | adamw | rmsprop | sgd | sgd_momentum", "rmsprop", "string", prior="adam"),
     ParamSpec("dropout", "head dropout rate in [0, 1)", 0.2, "Float64", low=0, high=1, high_open=True),

@@ -336,6 +336,8 @@ def test_a_user_error_in_a_worker_stops_the_search_at_once(ray_address, tmp_path
         run_search(plan, run_dir)
     df, _ = read_leaderboard(run_dir)
     assert len(df) == 1, df[["trial_id", "status", "failure_reason"]]
-    assert df.iloc[0]["status"] == "failed" and df.iloc[0]["failure_reason"].startswith("fatal: ")
+    assert df.iloc[0]["status"] == "failed" and "changed since the search started" in df.iloc[0]["failure_reason"]
+    failure = json.loads((run_dir / df.iloc[0]["trial_dir"] / "failure.json").read_text())
+    assert failure["fatal"] is True  # a field of the report, not a prefix of its reason
     assert json.loads((run_dir / "search" / STOPPED_FILE).read_text())["fatal"]
     assert resources_free(60)

@@ -85,6 +85,8 @@ def test_sampler_table(kind):
         return out
 
     sampler = make_sampler(DEFAULT_POLICY.with_(sampler=kind), seed=0, num_samples=30)
+    if kind == "tpe" and DEFAULT_POLICY.fresh:  # the model's repeats are redrawn (ExploringSampler)
+        sampler = sampler._base
     assert type(sampler) is expected[kind]
     if kind == "tpe":  # the default's start-up: a quarter of the trials, at least 2, at most 30
         assert sampler._n_startup_trials == startup_trials(30, DEFAULT_POLICY.startup, DEFAULT_POLICY.startup_cap) == 7
@@ -218,3 +220,27 @@ def test_fresh_draws_a_repeat_of_tried_values_at_random(fresh):
     from tuner.search.strategy._samplers import ExploringSampler as _E
 
     assert isinstance(make_sampler(DEFAULT_POLICY.with_(fresh=True), seed=0, num_samples=40), _E)
+
+
+def test_hyperband_brackets_share_trials_as_hyperband_and_the_last_never_stops():
+    import numpy as np
+
+    from tuner.search.strategy._schedulers import HyperbandBrackets
+
+    hb = HyperbandBrackets(time_attr="epoch", max_t=13, grace_period=1, reduction_factor=3, metric="objective", mode="max")
+    shares = hb.bracket_shares
+    assert [k for k, _ in shares] == [3, 2, 1, 0]  # rungs 1,3,9 / 3,9 / 9 / none
+    weights = [27 / 4, 9 / 3, 3 / 2, 1 / 1]  # eta**k / (k + 1): each bracket about the same epochs
+    assert [p for _, p in shares] == pytest.approx([w / sum(weights) for w in weights])
+    np.random.seed(0)
+    placed = []
+    for i in range(4000):
+        trial = type("T", (), {"trial_id": f"t{i}"})()
+        hb.on_trial_add(None, trial)
+        placed.append(len(hb._trial_info[trial.trial_id]._rungs))
+    for k, p in shares:
+        assert placed.count(k) / len(placed) == pytest.approx(p, abs=0.03)
+    never = next(t for t, k in zip(range(4000), placed) if k == 0)
+    trial = type("T", (), {"trial_id": f"t{never}"})()
+    for epoch in range(1, 13):  # the worst scores there are: still never stopped
+        assert hb.on_trial_result(None, trial, {"epoch": epoch, "objective": 0.0}) == "CONTINUE"

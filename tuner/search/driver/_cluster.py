@@ -55,6 +55,8 @@ def init_ray(local: bool, num_cpus: int | None = None) -> None:
     import ray
 
     os.environ.update(RAY_ENV)
+    if not local and os.environ.get("RAY_ADDRESS"):
+        check_reachable(os.environ["RAY_ADDRESS"])  # also when this process joined it already
     if ray.is_initialized():
         return
     # Ray 2.60 announces at every start that token authentication is on (it stays on); the
@@ -66,7 +68,6 @@ def init_ray(local: bool, num_cpus: int | None = None) -> None:
     }
     if not local and os.environ.get("RAY_ADDRESS"):
         address = os.environ["RAY_ADDRESS"]
-        check_reachable(address)
         try:
             ray.init(address=address, **kwargs)
         except ConnectionError as exc:

@@ -23,12 +23,13 @@ class HyperbandBrackets(ASHAScheduler):
     bracket. Hyperband hedges the bet evenly. Placement uses numpy's global generator, as Ray's.
     """
 
-    def __init__(self, *, time_attr: str, max_t: int, grace_period: int, reduction_factor: float, **kwargs: Any) -> None:
+    def __init__(self, *, time_attr: str, max_t: int, grace_period: int, reduction_factor: float, shares: str = "hyperband", **kwargs: Any) -> None:
         rungs = max(0, math.ceil(math.log(max_t / grace_period, reduction_factor) - 1e-9))
         # Bracket s starts at grace_period * eta**s; s = rungs has no rung below max_t.
         super().__init__(time_attr=time_attr, max_t=max_t, grace_period=grace_period, reduction_factor=reduction_factor, brackets=rungs + 1, **kwargs)
         counts = np.array([len(b._rungs) for b in self._brackets], dtype=float)
-        weights = reduction_factor**counts / (counts + 1)
+        # "hyperband": each bracket spends about the same epochs; "equal": the same trials.
+        weights = reduction_factor**counts / (counts + 1) if shares == "hyperband" else np.ones_like(counts)
         self._shares = weights / weights.sum()
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:

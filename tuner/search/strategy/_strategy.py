@@ -75,16 +75,20 @@ class SearchPolicy:
     brackets: int = 1
     budget_model: bool = False
     hyperband: bool = False
+    bracket_shares: Literal["hyperband", "equal"] = "hyperband"
 
     def with_(self, **changes: Any) -> SearchPolicy:
         return replace(self, **changes)
 
 
-#: The default search, chosen by bench/replay.py (BENCHMARKS.md "Search strategies"): of the
-#: candidates it had the lowest mean regret over both tables at the 5%, 10% and 25% budgets.
-#: A quarter of the trials, up to 30, are random start-up trials: a 40-trial search keeps
-#: 10, a long one explores more before TPE narrows in.
-DEFAULT_POLICY = SearchPolicy(startup=1 / 4, startup_cap=30)
+#: The default search, chosen by bench/replay.py over eight learning-curve tables of three
+#: families (BENCHMARKS.md "Search strategies"). Plain ASHA under TPE stalled: Optuna ranks
+#: every finished trial above every stopped one, so TPE's "good" trials were the few ASHA
+#: promoted, and it proposed them again (half its proposals repeated a point). Hyperband's
+#: brackets (some trials stopped late or never, each bracket spending about the same epochs)
+#: and never re-proposing an evaluated point (``fresh``) keep it exploring. A quarter of the
+#: trials, up to 30, are random start-up trials; the first per architecture is the prior.
+DEFAULT_POLICY = SearchPolicy(startup=1 / 4, startup_cap=30, hyperband=True, fresh=True)
 
 
 def startup_trials(num_samples: int, fraction: float = 1 / 3, cap: int = 10) -> int:
@@ -176,7 +180,11 @@ def make_scheduler(policy: SearchPolicy, *, max_epochs: int, grace_period: int, 
         from tuner.search.strategy._schedulers import HyperbandBrackets
 
         return HyperbandBrackets(
-            time_attr="epoch", max_t=max_epochs + 1, grace_period=min(policy.grace_period or grace_period, max_epochs), reduction_factor=reduction_factor
+            time_attr="epoch",
+            max_t=max_epochs + 1,
+            grace_period=min(policy.grace_period or grace_period, max_epochs),
+            reduction_factor=reduction_factor,
+            shares=policy.bracket_shares,
         )
     return ASHAScheduler(
         time_attr="epoch",  # reported by the worker; survives restore, unlike training_iteration
