@@ -38,9 +38,8 @@ def _pids(run_dir: Path, trial_dir: str) -> set[int]:
 
 
 def test_trials_reuse_a_warm_process_unless_one_failed_and_processes_retire(ray_address, tmp_path, monkeypatch):
-    from tuner.search.trial import _trial
-
     from tuner.search.strategy import _strategy
+    from tuner.search.trial import _trial
 
     monkeypatch.setattr(_trial, "TRIALS_PER_PROCESS", 4)  # one process at a time: 4 trials a generation
     # Plain ASHA, so that the third trial is stopped for sure (Hyperband's brackets put some
