@@ -623,3 +623,15 @@ def test_any_dataset_tree_is_inspected_or_refused_in_one_line(entries):
         code, _, err = run_cli("data", "inspect", str(data), timeout=60)
         assert_contract(code, err)
         assert files_under(folder) == before
+
+
+def test_files_written_whole_keep_the_usual_permissions(tmp_path):
+    """write_atomic goes through mkstemp (0600): the file must still read like one open() made."""
+    from tuner._io import write_atomic
+
+    mask = os.umask(0o022)
+    try:
+        path = write_atomic(tmp_path / "run.json", "{}")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~0o022 or path.stat().st_mode & 0o777 == 0o644

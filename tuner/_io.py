@@ -20,6 +20,16 @@ from tuner.errors import ConfigError, TunerError
 
 __all__ = ["MAX_NESTING", "read_json", "read_text", "read_yaml", "short", "user_path", "write_atomic"]
 
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: What a new file gets (0666 less the umask), as open() would give it.
+_FILE_MODE = 0o666 & ~_umask()
+
 #: Deepest nesting a YAML or JSON file may have: spaces and run files are a few levels deep.
 MAX_NESTING = 20
 
@@ -179,6 +189,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes it private (0600); a run folder is shared like any file
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()

@@ -81,6 +81,9 @@ def write_leaderboard(path: str | os.PathLike[str], rows: Sequence[Mapping[str, 
     table = table.replace_schema_metadata(meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".leaderboard-", suffix=".parquet", dir=path.parent)
+    from tuner._io import _FILE_MODE
+
+    os.fchmod(fd, _FILE_MODE)  # mkstemp makes it private (0600)
     os.close(fd)
     try:
         pq.write_table(table, tmp)

@@ -244,3 +244,16 @@ def test_hyperband_brackets_share_trials_as_hyperband_and_the_last_never_stops()
     trial = type("T", (), {"trial_id": f"t{never}"})()
     for epoch in range(1, 13):  # the worst scores there are: still never stopped
         assert hb.on_trial_result(None, trial, {"epoch": epoch, "objective": 0.0}) == "CONTINUE"
+
+
+@pytest.mark.parametrize(("stopping", "kind"), [("hyperband", "HyperbandBrackets"), ("asha", "AsyncHyperBandScheduler"), ("none", "FIFOScheduler")])
+def test_a_space_picks_how_trials_stop(stopping, kind):
+    """``budget.early_stopping`` picks the scheduler a stage builds; the probe is never stopped."""
+    from tuner.search.strategy._strategy import stage_policy
+
+    space = _space(lr={"loguniform": [1e-4, 1e-2]}).with_budget(early_stopping=stopping)
+    policy = stage_policy("tpe", space.budget.early_stopping)
+    assert type(make_scheduler(policy, max_epochs=9, grace_period=1, reduction_factor=3)).__name__ == kind
+    probe = stage_policy("tpe", space.budget.early_stopping, probe=True)
+    assert type(make_scheduler(probe, max_epochs=9, grace_period=1, reduction_factor=3)).__name__ == "FIFOScheduler"
+    assert stage_policy("random", stopping).sampler == "random" and stage_policy("grid", stopping).sampler == "tpe"

@@ -78,11 +78,10 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
         say(f"[{stage}] resuming {exp_path}")
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False, storage_filesystem=fs)
     else:
-        from tuner.search.strategy._strategy import DEFAULT_POLICY, make_scheduler, make_searcher
+        from tuner.search.strategy._strategy import make_scheduler, make_searcher, stage_policy
 
         kind = "tpe" if probe else plan.sampler
-        # The probe's few trials must end with a model that learned: ASHA stops none of them.
-        policy = DEFAULT_POLICY.with_(early_stopping=not probe) if kind == "grid" else DEFAULT_POLICY.with_(sampler=kind, early_stopping=not probe)
+        policy = stage_policy(kind, plan.space.budget.early_stopping, probe=probe)
         if kind == "grid":
             from ray.tune.search.basic_variant import BasicVariantGenerator
 

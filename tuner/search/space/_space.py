@@ -119,6 +119,10 @@ class Budget(_Frozen):
     # How trials are chosen: Optuna's TPE (default), Optuna's random sampler, or every point
     # of a fully discrete space once (the study's exhaustive grid; num_samples is the grid).
     sampler: Literal["tpe", "random", "grid"] = "tpe"
+    # How trials are stopped early: over Hyperband's brackets (default), plain ASHA (every
+    # trial at the first rung's mercy), or never (every trial trains max_epochs; BENCHMARKS.md
+    # "Search strategies" has what each costs and picks).
+    early_stopping: Literal["hyperband", "asha", "none"] = "hyperband"
 
 
 class Demo(_Frozen):

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from tuner.search.space._sampling import DefineByRun
 
-__all__ = ["DEFAULT_POLICY", "SAMPLERS", "SearchPolicy", "make_sampler", "make_scheduler", "make_searcher", "startup_trials"]
+__all__ = ["DEFAULT_POLICY", "SAMPLERS", "SearchPolicy", "make_sampler", "make_scheduler", "make_searcher", "stage_policy", "startup_trials"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,14 @@ class SearchPolicy:
 #: and never re-proposing an evaluated point (``fresh``) keep it exploring. A quarter of the
 #: trials, up to 30, are random start-up trials; the first per architecture is the prior.
 DEFAULT_POLICY = SearchPolicy(startup=1 / 4, startup_cap=30, hyperband=True, fresh=True)
+
+
+def stage_policy(sampler: str, early_stopping: str, probe: bool = False) -> SearchPolicy:
+    """The policy a stage runs: the default with the space's ``budget.sampler`` (``grid`` keeps
+    TPE's settings; its trials come from the grid) and ``budget.early_stopping``. The probe's
+    few trials must end with a model that learned: nothing stops them."""
+    policy = DEFAULT_POLICY.with_(early_stopping=not probe and early_stopping != "none", hyperband=early_stopping == "hyperband")
+    return policy if sampler == "grid" else policy.with_(sampler=sampler)
 
 
 def startup_trials(num_samples: int, fraction: float = 1 / 3, cap: int = 10) -> int:
