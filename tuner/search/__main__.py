@@ -212,8 +212,17 @@ def check_storage_target(storage: str) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(f"--storage {short(storage)}: {short(str(existing))} is a file, so no folder can be made there; give another folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"--storage {short(storage)}: {short(str(existing))} is not writable (permission or a read-only filesystem); give a writable folder")
+    import tempfile
+
+    # os.access() says yes to root on /proc and other filesystems that refuse a folder: try one
+    # (removed at once, so a dry run leaves nothing behind).
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".tuner-storage-check-", dir=existing))
+    except OSError:
+        raise ConfigError(
+            f"--storage {short(storage)}: no folder can be made in {short(str(existing))} "
+            "(permission, or a read-only or special filesystem); give a writable folder"
+        ) from None
 
 
 def _mlflow_uri(flag: str | None) -> str | None:
