@@ -6,7 +6,7 @@ Never imports TensorFlow. Modules with Ray at import (``_callbacks``, ``_watchdo
 ``_placement``) are imported when a search runs.
 """
 
-from typing import Any
+from tuner._lazy import lazy_names
 
 # Resolved on first use (PEP 562), not at import: the helpers of this process (its console,
 # its checkpoints) are imported from every side, and must not pull in the whole of _driver.
@@ -18,9 +18,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        import importlib
-
-        return getattr(importlib.import_module(_MODULE), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _MODULE, __all__)

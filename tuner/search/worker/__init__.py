@@ -4,7 +4,7 @@ GPUs): data, model, ``fit``, per-epoch scores, checkpoint files, reports.
 The only part of the search that imports TensorFlow (when a trial starts).
 """
 
-from typing import Any
+from tuner._lazy import lazy_names
 
 # Resolved on first use (PEP 562), not at import: the helpers of this process (its console,
 # its checkpoints) are imported from every side, and must not pull in the whole of _worker.
@@ -18,9 +18,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        import importlib
-
-        return getattr(importlib.import_module(_MODULE), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _MODULE, __all__)
