@@ -196,3 +196,17 @@ def test_mirrored_strategy_on_two_logical_devices_matches_one_and_mixed_precisio
     values = dict(line.split(" ", 1) for line in out.stdout.strip().splitlines())
     assert float(values["mirrored_max_weight_diff"]) < 1e-4
     assert values["fp16_policy"] == "mixed_float16 output float32 finite True"
+
+
+def test_the_weights_policy_and_its_messages_have_one_owner():
+    """build_plan, the search's weights check and the zoo all go through tuner.zoo._build's
+    check_weights_policy and imagenet_unavailable (one rule, one wording)."""
+    import inspect
+
+    from tuner.search.plan import _plan, _weights
+    from tuner.zoo import _build
+
+    assert "check_weights_policy" in inspect.getsource(_plan.build_plan)
+    assert "imagenet_unavailable" in inspect.getsource(_weights.resolve_weights)
+    assert "neither auto, imagenet" not in inspect.getsource(_plan) + inspect.getsource(_weights)
+    assert str(_build.imagenet_unavailable("resnet50", "offline")).startswith("--weights imagenet: ImageNet weights for resnet50 could not be had (offline)")

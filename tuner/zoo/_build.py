@@ -96,6 +96,34 @@ def _imagenet_available(name: str, input_size: int) -> str | None:
     return None
 
 
+def check_weights_policy(policy: str) -> str:
+    """``--weights``: ``auto``, ``imagenet``, ``none`` or an existing weights file (expanded).
+
+    Raises:
+        ConfigError: anything else.
+    """
+    if policy in ("auto", "imagenet", "none"):
+        return policy
+    from tuner._io import user_path
+
+    path = user_path(policy, "--weights")
+    if not path.is_file():
+        raise ConfigError(
+            f"--weights {policy!r} is neither auto, imagenet, none nor an existing weights file; "
+            f"give one of those or the path of a file written by model.save_weights()"
+        )
+    return str(path)
+
+
+def imagenet_unavailable(name: str, why: str) -> ConfigError:
+    """The one message for ``--weights imagenet`` when the weights cannot be had."""
+    keras_home = os.environ.get("KERAS_HOME", "~/.keras")
+    return ConfigError(
+        f"--weights imagenet: ImageNet weights for {name} could not be had ({why[:160]}); put them in "
+        f"{keras_home}/models or use --weights auto (falls back to random) or none"
+    )
+
+
 def resolve_weights(name: str, policy: str, input_size: int | None = None, mode: Mode = "finetune") -> str:
     """Turn a ``--weights`` policy into what a trial will use: ``imagenet``, ``none`` or a path.
 
@@ -119,19 +147,10 @@ def resolve_weights(name: str, policy: str, input_size: int | None = None, mode:
         if why is None:
             return "imagenet"
         if policy == "imagenet":
-            keras_home = os.environ.get("KERAS_HOME", "~/.keras")
-            raise ConfigError(
-                f"--weights imagenet: ImageNet weights for {name} could not be had ({why}); put them in "
-                f"{keras_home}/models or use --weights auto (falls back to random) or none"
-            )
+            raise imagenet_unavailable(name, why)
         _log.warning("ImageNet weights for %s could not be had (%s); initialising randomly", name, why)
         return "none"
-    if not os.path.isfile(os.path.expanduser(policy)):
-        raise ConfigError(
-            f"--weights {policy!r} is neither auto, imagenet, none nor an existing weights file; "
-            f"give one of those or the path of a file written by model.save_weights()"
-        )
-    return os.path.expanduser(policy)
+    return check_weights_policy(policy)
 
 
 def _pretrained_names() -> list[str]:

@@ -154,10 +154,9 @@ def build_plan(opts: Options) -> Plan:
         raise ConfigError(f"--seed must be a whole number from 0 to {2**32 - 1}, but got {opts.seed}")
     if opts.max_concurrent is not None and opts.max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be >= 1, but got {opts.max_concurrent}")
-    if opts.weights not in ("auto", "imagenet", "none") and not user_path(opts.weights, "--weights").is_file():
-        raise ConfigError(
-            f"--weights {opts.weights!r} is neither auto, imagenet, none nor an existing weights file; give one of those or a file written by save_weights()"
-        )
+    from tuner.zoo._build import check_weights_policy
+
+    check_weights_policy(opts.weights)
     if opts.weights == "imagenet" and space.kind == "scratch":
         raise ConfigError("--weights imagenet does not apply to a scratch space (its models train from random weights); use --weights none")
     index = index_dataset(data_dir, opts.class_name_pattern)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 
-from tuner.errors import ConfigError
 from tuner.search.driver._console import say
 from tuner.search.plan._contracts import Plan
 
@@ -58,10 +57,9 @@ def resolve_weights(plan: Plan) -> Plan:
         if why is None:
             resolved[arch] = "imagenet"
         elif policy == "imagenet":
-            raise ConfigError(
-                f"--weights imagenet: ImageNet weights for {arch} could not be had ({why}); "
-                f"put them in ~/.keras/models or use --weights auto (falls back to random) or none"
-            )
+            from tuner.zoo._build import imagenet_unavailable
+
+            raise imagenet_unavailable(arch, why)
         else:
             say(f"warning: ImageNet weights for {arch} could not be had ({why[:120]}); its trials start from random weights", err=True)
             resolved[arch] = "none"
