@@ -56,3 +56,17 @@ def test_newer_format_and_missing_files_are_data_errors(tmp_path):
     pq.write_table(table.replace_schema_metadata(meta), path)
     with pytest.raises(DataError, match="written by a newer tuner"):
         read_leaderboard(tmp_path)
+
+
+def test_a_run_folder_reads_back_its_metadata_as_one_typed_record(tmp_path):
+    """The report, export and suggestions read ``Run.meta`` as a ``RunMeta``, not a dict by key."""
+    from tests.report._synthetic import write_synthetic_run
+    from tuner._run import load_run
+    from tuner.leaderboard import RunMeta, SweepMeta
+
+    run = load_run(write_synthetic_run(tmp_path / "r", n_trials=12, n_classes=4, groupings=False))
+    assert isinstance(run.meta, RunMeta) and isinstance(run.meta.sweep, SweepMeta)
+    assert run.meta.dataset.classes == run.class_names and len(run.class_names) == 4
+    assert run.meta.max_epochs == 10 and run.meta.metric == run.metric == "val_accuracy_common"
+    older = RunMeta.model_validate({"format_version": 1, "name": "old"})  # a run before a field existed
+    assert older.sweep is None and older.dataset.classes == []

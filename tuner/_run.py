@@ -29,7 +29,7 @@ from typing import Any
 
 from tuner._io import read_json
 from tuner.errors import ConfigError, DataError
-from tuner.leaderboard import FILENAME, read_leaderboard
+from tuner.leaderboard import FILENAME, RunMeta, read_leaderboard
 
 __all__ = [
     "COMMON_GROUPING_FILE",
@@ -115,20 +115,20 @@ class Run:
 
     path: Path
     df: Any  # pandas.DataFrame
-    meta: dict[str, Any]
+    meta: RunMeta
     plan: dict[str, Any]
 
     @property
     def metric(self) -> str:
-        return self.meta.get("metric") or self.plan.get("metric") or "val_accuracy"
+        return self.meta.metric or self.plan.get("metric") or "val_accuracy"
 
     @property
     def mode(self) -> str:
-        return self.meta.get("mode") or self.plan.get("mode") or "max"
+        return self.meta.mode or self.plan.get("mode") or "max"
 
     @property
     def class_names(self) -> list[str]:
-        return list((self.meta.get("dataset") or {}).get("classes") or self.plan.get("class_names") or [])
+        return list(self.meta.dataset.classes or self.plan.get("class_names") or [])
 
     def file(self, path: str | None) -> Path | None:
         """A file the run refers to; the run folder's own copy (``groupings/``) comes first,
@@ -145,7 +145,7 @@ class Run:
         """The YAML file of a grouping candidate (``None`` for ``none``)."""
         if not isinstance(grouping, str) or grouping == "none":
             return None  # None, NaN or pandas' NA: the trial had no grouping
-        files = self.meta.get("grouping_files") or self.plan.get("grouping_files") or {}
+        files = self.meta.grouping_files or self.plan.get("grouping_files") or {}
         if str(grouping) not in files:
             raise DataError(f"{self.path}: grouping {grouping!r} of a trial is not among the run's grouping files {sorted(files)}")
         return self.file(files[str(grouping)])
@@ -231,7 +231,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     plan_file = path / PLAN_FILE
     if plan_file.exists():
         plan = read_json(plan_file, "the run's plan", DataError)
-    return Run(path=path.resolve(), df=df, meta=meta, plan=plan)
+    return Run(path=path.resolve(), df=df, meta=RunMeta.model_validate(meta), plan=plan)
 
 
 def read_params(trial_dir: Path) -> dict[str, Any]:

@@ -15,10 +15,24 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from tuner._params import PARAM_COLUMNS
 from tuner.errors import DataError
 
-__all__ = ["FORMAT_VERSION", "FILENAME", "STATUSES", "TrialStatus", "columns", "write_leaderboard", "read_leaderboard", "read_metadata"]
+__all__ = [
+    "FORMAT_VERSION",
+    "FILENAME",
+    "STATUSES",
+    "DatasetMeta",
+    "RunMeta",
+    "SweepMeta",
+    "TrialStatus",
+    "columns",
+    "write_leaderboard",
+    "read_leaderboard",
+    "read_metadata",
+]
 
 FORMAT_VERSION = 1
 FILENAME = "leaderboard.parquet"
@@ -127,31 +141,65 @@ def read_metadata(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         meta = None
     if not isinstance(meta, dict):
         raise DataError(f"{path}: its metadata is damaged (not a JSON object); the run folder cannot be read, restore the file from a copy")
-    problem = _metadata_problem(meta)
-    if problem:
-        raise DataError(f"{path}: its metadata is damaged ({problem}); restore the file from a copy")
     version = meta.get("format_version", 0)
     if not isinstance(version, int):
         raise DataError(f"{path}: its metadata is damaged (format_version {version!r}); restore the file from a copy")
     if version > FORMAT_VERSION:
         raise DataError(f"{path} was written by a newer tuner (leaderboard format {version}, this one reads up to {FORMAT_VERSION}); upgrade tuner")
+    from pydantic import ValidationError
+
+    try:
+        RunMeta.model_validate(meta)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise DataError(f"{path}: its metadata is damaged ({where}: {first['msg'][:80]}); restore the file from a copy") from None
     return meta
 
 
-#: Types of the metadata keys readers use (report, export, suggestions): checked on reading.
-_META_TYPES: dict[str, tuple[type, ...]] = {
-    "name": (str,),
-    "space": (dict,),
-    "dataset": (dict,),
-    "metric": (str,),
-    "mode": (str,),
-    "grouping_files": (dict,),
-    "num_samples": (int,),
-    "max_epochs": (int,),
-    "kind": (str,),
-    "working_size": (int,),
-    "sweep": (dict,),
-}
+class _Meta(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")  # a newer tuner's extra keys are not an error
+
+
+class DatasetMeta(_Meta):
+    """What the run searched: the dataset's folder, identity and class names."""
+
+    root: str | None = None
+    identity: str | None = None
+    classes: list[str] = []
+
+
+class SweepMeta(_Meta):
+    """What a one-factor-at-a-time sweep of the space would train (the report's compute section)."""
+
+    one_factor_runs: int = 0
+    continuous: list[str] = []
+    continuous_levels: int = 3
+    grid: bool = False
+
+
+class RunMeta(_Meta):
+    """The leaderboard's metadata: one typed record, written by the search
+    (``tuner.search.driver._board``) and read by the report, export and suggestions
+    (``tuner._run.Run.meta``). A field absent from an older run is its default."""
+
+    format_version: int = 0
+    tuner_version: str | None = None
+    name: str | None = None
+    space: dict[str, Any] = {}
+    space_source: str | None = None
+    dataset: DatasetMeta = DatasetMeta()
+    metric: str | None = None
+    mode: str | None = None
+    grouping_files: dict[str, str] = {}
+    common_grouping_file: str | None = None
+    num_samples: int | None = None
+    max_epochs: int | None = None
+    kind: str | None = None
+    working_size: int | None = None
+    started: str | None = None
+    ended: str | None = None
+    sweep: SweepMeta | None = None
 
 
 class TrialStatus(str, Enum):
@@ -172,20 +220,6 @@ class TrialStatus(str, Enum):
 
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in list(TrialStatus))
-
-
-def _metadata_problem(meta: dict[str, Any]) -> str | None:
-    for key, kinds in _META_TYPES.items():
-        value = meta.get(key)
-        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
-            return f"{key} is {type(value).__name__}, not {kinds[0].__name__}"
-    classes = (meta.get("dataset") or {}).get("classes")
-    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
-        return "dataset.classes is not a list of names"
-    sweep = meta.get("sweep")
-    if sweep is not None and not (isinstance(sweep.get("one_factor_runs", 0), int) and isinstance(sweep.get("continuous", []), list)):
-        return "sweep is not {one_factor_runs: int, continuous: [...]}"
-    return None
 
 
 def read_leaderboard(run_dir: str | os.PathLike[str]):

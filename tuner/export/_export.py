@@ -89,8 +89,8 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
         raise ConfigError(f"export folder {str(out_dir)!r} already holds an exported model; give a new folder (nothing was overwritten)")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"export folder {str(out_dir)!r} is a file; give a folder")
-    working_size = run.plan.get("working_size") or run.meta.get("working_size")
-    kind = run.plan.get("kind") or (run.meta.get("space") or {}).get("kind")
+    working_size = run.plan.get("working_size") or run.meta.working_size
+    kind = run.plan.get("kind") or run.meta.space.get("kind")
     if not working_size or not kind:
         raise DataError(f"{run.path}: run.json is missing or incomplete (working size, kind); the model cannot be rebuilt")
     params = _trial_params(run, row)
@@ -143,7 +143,7 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
         "val_accuracy": num("val_accuracy"),
         "val_accuracy_common": num("val_accuracy_common"),
         "test_accuracy": num("test_accuracy"),
-        "dataset": {"root": (run.meta.get("dataset") or {}).get("root"), "identity": (run.meta.get("dataset") or {}).get("identity")},
+        "dataset": {"root": run.meta.dataset.root, "identity": run.meta.dataset.identity},
         "split_seed": run.plan.get("split_seed", 0),
         "class_name_pattern": run.plan.get("class_name_pattern"),
     }

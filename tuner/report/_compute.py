@@ -91,12 +91,12 @@ def get_compute_info(run: Run) -> ComputeInfo:
             to_best = _epochs_until(df, float(moment))
             if to_best is not None and epochs:
                 hours_to_best = hours * to_best / epochs
-    sweep = run.meta.get("sweep")
-    if not sweep or not run.meta.get("max_epochs"):
+    sweep = run.meta.sweep
+    if sweep is None or not run.meta.max_epochs:
         note = "the run does not record its one-factor sweep (a run of an older tuner); cannot size a sweep"
         return ComputeInfo(epochs, probe, hours, gpu, best_trial, best_value, to_best, hours_to_best, note=note)
-    runs, continuous = int(sweep["one_factor_runs"]), list(sweep["continuous"])
-    max_epochs = int(run.meta["max_epochs"])
+    runs, continuous = sweep.one_factor_runs, list(sweep.continuous)
+    max_epochs = int(run.meta.max_epochs)
     trained = df[df["epochs_run"].fillna(0) > 0]
     spe = float(trained["train_seconds"].fillna(0).sum() / trained["epochs_run"].sum()) if not trained.empty else float("nan")
     mean_gpus = float(gpus.clip(lower=1.0)[trained.index].mean()) if gpus is not None and not trained.empty else 1.0
@@ -104,5 +104,5 @@ def get_compute_info(run: Run) -> ComputeInfo:
     sweep_hours = runs * (max_epochs * spe + setup) * mean_gpus / 3600.0 if math.isfinite(spe) else float("nan")
     return ComputeInfo(
         epochs, probe, hours, gpu, best_trial, best_value, to_best, hours_to_best,
-        runs, runs * max_epochs, sweep_hours, continuous, int(sweep["continuous_levels"]), bool(sweep["grid"]),
+        runs, runs * max_epochs, sweep_hours, continuous, sweep.continuous_levels, sweep.grid,
     )  # fmt: skip

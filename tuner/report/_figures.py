@@ -110,7 +110,7 @@ class BlocksInfo:
 
 def get_blocks_info(run: Run, metric: str = "val_accuracy") -> BlocksInfo:
     """The study's main figure: ``metric`` against ``unfrozen_blocks``."""
-    kind = run.meta.get("kind") or (run.meta.get("space") or {}).get("kind")
+    kind = run.meta.kind or run.meta.space.get("kind")
     if kind == "scratch":
         return BlocksInfo(metric, note="scratch training has no blocks to unfreeze")
     df = _ranked(run)

@@ -170,14 +170,13 @@ def _summary(run: Run) -> str:
     parts = [f"{n} {stage} {status.replace('_', ' ')}" for (stage, status), n in (counts.items() if len(df) else [])]
     best = run.best_row()
     meta = run.meta
-    dataset = meta.get("dataset") or {}
     lines = [
-        ("run", meta.get("name") or run.path.name),
-        ("dataset", f"{dataset.get('root', '?')} ({len(run.class_names)} classes)"),
-        ("space", (meta.get("space") or {}).get("name", "?")),
+        ("run", meta.name or run.path.name),
+        ("dataset", f"{meta.dataset.root or '?'} ({len(run.class_names)} classes)"),
+        ("space", meta.space.get("name", "?")),
         ("objective", f"{run.metric} ({run.mode})"),
         ("trials", ", ".join(parts) if parts else "none"),
-        ("started / ended", f"{meta.get('started') or '?'} / {meta.get('ended') or 'not finished'}"),
+        ("started / ended", f"{meta.started or '?'} / {meta.ended or 'not finished'}"),
     ]
     if best is not None:
         lines.append(
@@ -276,7 +275,7 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
             body += f"<p class='note'>{'Not drawn: ' if not has_data else 'Note: '}{html.escape(note)}</p>"
         sections.append(f"<section id='{fig.key}'><h2>{html.escape(fig.title)}</h2><p class='caption'>{fig.caption}</p>{body}</section>")
     table = _table(_figures.get_top_table(run, top))
-    name = html.escape(str(run.meta.get("name") or run.path.name))
+    name = html.escape(str(run.meta.name or run.path.name))
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>tuner report: {name}</title><style>{_CSS}</style></head><body>"

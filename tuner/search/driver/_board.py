@@ -12,7 +12,7 @@ from typing import Any
 from tuner._io import read_json
 from tuner._run import GROUPINGS_DIR, MLFLOW_FILE, OPTUNA_DB, PLAN_FILE, TEST_SCORES_FILE
 from tuner.errors import DataError
-from tuner.leaderboard import FILENAME, TrialStatus, write_leaderboard
+from tuner.leaderboard import FILENAME, FORMAT_VERSION, DatasetMeta, RunMeta, SweepMeta, TrialStatus, write_leaderboard
 from tuner.search.driver._rows import TRACKED_FILE, collect_rows
 from tuner.search.plan._contracts import Plan
 from tuner.search.plan._plan import random_weight_architectures
@@ -22,24 +22,27 @@ __all__ = ["local_checkpoint", "test_scores", "tune_storage", "write_run_leaderb
 
 
 def _metadata(plan: Plan, ended: str | None = None) -> dict[str, Any]:
-    return {
-        "tuner_version": plan.tuner_version,
-        "name": plan.name,
-        "space": plan.space.model_dump(mode="json"),
-        "space_source": plan.space_source,
-        "dataset": {"root": plan.data_dir, "identity": plan.identity, "classes": list(plan.class_names)},
-        "metric": plan.metric,
-        "mode": plan.mode,
-        "grouping_files": plan.grouping_files,
-        "common_grouping_file": plan.common_grouping_file,
-        "num_samples": plan.num_samples,
-        "max_epochs": plan.max_epochs,
-        "kind": plan.kind,
-        "working_size": plan.working_size,
-        "started": plan.started,
-        "ended": ended,
-        "sweep": sweep_info(plan.space, random_weight_architectures(plan)),
-    }
+    """The leaderboard's metadata, as its typed record (``RunMeta``) writes it."""
+    meta = RunMeta(
+        format_version=FORMAT_VERSION,
+        tuner_version=plan.tuner_version,
+        name=plan.name,
+        space=plan.space.model_dump(mode="json"),
+        space_source=plan.space_source,
+        dataset=DatasetMeta(root=plan.data_dir, identity=plan.identity, classes=list(plan.class_names)),
+        metric=plan.metric,
+        mode=plan.mode,
+        grouping_files=dict(plan.grouping_files),
+        common_grouping_file=plan.common_grouping_file,
+        num_samples=plan.num_samples,
+        max_epochs=plan.max_epochs,
+        kind=plan.kind,
+        working_size=plan.working_size,
+        started=plan.started,
+        ended=ended,
+        sweep=SweepMeta(**sweep_info(plan.space, random_weight_architectures(plan))),
+    )
+    return meta.model_dump(mode="json")
 
 
 def test_scores(run_dir: Path) -> dict[str, dict[str, float]]:
