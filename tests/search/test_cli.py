@@ -16,10 +16,6 @@ from tuner.search.plan._plan import Options, build_plan, save_plan
 from tuner.search.plan._resources import fit_resources, size_resources
 
 
-def plan_space(plan):
-    return plan.space
-
-
 def _env(tmp_path):
     """No ImageNet weights, on any machine: an empty Keras cache, and downloads through a
     proxy that refuses (a closed local port), so the weights check fails as it does offline."""
@@ -166,7 +162,9 @@ def test_the_probe_may_train_longer_than_search_trials_unless_max_epochs_caps_it
     """The demo's probe models train longer than its trials: they must learn before their
     confusions are clustered. --max-epochs caps both."""
     plan = build_plan(Options(space="finetune", max_epochs=max_epochs))
-    demo = plan_space(plan).budget
+    from tuner.search.space import load_space
+
+    demo = load_space("finetune").with_demo().budget  # the space file's own, before --max-epochs
     assert demo.probe_epochs > demo.max_epochs, "the demo's probe trains longer than its search trials"
     assert plan.max_epochs == (max_epochs or demo.max_epochs)
     assert plan.probe_epochs == min(demo.probe_epochs, max_epochs or demo.probe_epochs)
@@ -199,8 +197,8 @@ def test_resume_refuses_a_run_json_of_another_schema_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"written by tuner 0.3.0 \(plan schema 0\); .* start a new run") as err:
         check_resume(run_dir, None, None)
     assert "\n" not in str(err.value)
-    (run_dir / "run.json").write_text(json.dumps({**stored, "max_epochs": "many"}))
-    with pytest.raises(ConfigError, match=r"is damaged \(max_epochs: ") as err:
+    (run_dir / "run.json").write_text(json.dumps({**stored, "seed": "many"}))
+    with pytest.raises(ConfigError, match=r"is damaged \(seed: ") as err:
         check_resume(run_dir, None, None)
     assert "\n" not in str(err.value)
 
@@ -225,3 +223,17 @@ def test_a_learning_rate_or_multiplier_of_zero_or_less_is_refused(tmp_path, name
     space.write_text(f"architectures: [mobilenet_v2]\nparams:\n  {name}: {{uniform: [-1.0, 2.0]}}\n")
     with pytest.raises(ConfigError, match=rf"params.{name}: -1 is too small; {name} takes a number in \(0, "):
         build_plan(Options(space=str(space)))
+
+
+def test_the_plan_budget_has_one_copy(tmp_path):
+    """``Plan`` used to copy the budget out of ``Plan.space``; the probe stage changed one copy.
+    Now the plan reads its space's budget, and a stage's plan changes the space."""
+    space = tmp_path / "s.yaml"
+    space.write_text("architectures: [mobilenet_v2]\nbudget: {num_samples: 3, max_epochs: 4, probe_epochs: 6, grace_period: 9}\n")
+    plan = build_plan(Options(space=str(space), max_epochs=3))
+    assert plan.max_epochs == plan.space.budget.max_epochs == 3
+    assert plan.probe_epochs == plan.space.budget.probe_epochs == 3  # --max-epochs caps the probe too
+    assert plan.grace_period == 3  # never past the last epoch
+    stage = plan.evolve(space=plan.space.with_budget(max_epochs=2))
+    assert stage.max_epochs == stage.space.budget.max_epochs == 2
+    assert "max_epochs" not in plan.model_dump()  # one copy, in the space

@@ -27,7 +27,7 @@ params:
   batch_size: {fixed: 64}
   input_size: {fixed: 32}
   augment: {fixed: none}
-budget: {num_samples: 6, max_epochs: 4, grace_period: 1, reduction_factor: 2}
+budget: {num_samples: 6, max_epochs: 4, grace_period: 1, reduction_factor: 2, early_stopping: asha}
 """
 
 

@@ -27,7 +27,7 @@ params:
   batch_size: {fixed: 64}
   input_size: {fixed: 32}
   augment: {fixed: none}
-budget: {num_samples: 5, max_epochs: 3, grace_period: 1, reduction_factor: 2, sampler: grid}
+budget: {num_samples: 5, max_epochs: 3, grace_period: 1, reduction_factor: 2, sampler: grid, early_stopping: asha}
 """
 
 
@@ -38,13 +38,11 @@ def _pids(run_dir: Path, trial_dir: str) -> set[int]:
 
 
 def test_trials_reuse_a_warm_process_unless_one_failed_and_processes_retire(ray_address, tmp_path, monkeypatch):
-    from tuner.search.strategy import _strategy
     from tuner.search.trial import _trial
 
+    # The space says early_stopping: asha, so that the third trial is stopped for sure
+    # (Hyperband's brackets put some trials where nothing stops them).
     monkeypatch.setattr(_trial, "TRIALS_PER_PROCESS", 4)  # one process at a time: 4 trials a generation
-    # Plain ASHA, so that the third trial is stopped for sure (Hyperband's brackets put some
-    # trials where nothing stops them).
-    monkeypatch.setattr(_strategy, "DEFAULT_POLICY", _strategy.DEFAULT_POLICY.with_(hyperband=False))
     space = write_space(tmp_path, SPACE)
     plan = build_plan(Options(space=space, name="warm", storage=str(tmp_path / "runs"), max_concurrent=1))
     run_dir = tmp_path / "runs" / "warm"

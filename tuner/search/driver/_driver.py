@@ -49,7 +49,7 @@ def _run_stage(run_dir: Path, plan: Plan, stage: str, extra_callbacks: list[Any]
     num_samples = plan.probe_samples if probe else plan.num_samples
     max_epochs = plan.probe_epochs if probe else plan.max_epochs
     # The probe trains on the dataset's own labels and scores them.
-    stage_plan = plan.evolve(max_epochs=max_epochs, **({"grouping_files": {}, "common_grouping_file": None} if probe else {}))
+    stage_plan = plan.evolve(space=plan.space.with_budget(max_epochs=max_epochs), **({"grouping_files": {}, "common_grouping_file": None} if probe else {}))
     train = uses_train(plan)
     trainable = tune.with_resources(tune.with_parameters(tune_trial, plan=stage_plan, stage=stage, run_dir=str(run_dir)), trial_resources(plan))
     from tuner.search.driver._callbacks import EpochJournal, FailureGuard, LeaderboardCallback, ProgressCallback, WarmProcesses
@@ -281,7 +281,7 @@ def check_resume(run_dir: Path, opts_space: str | None, opts_data: str | None) -
     if plan.demo:
         space_now = space_now.with_demo()
     stored = plan.space
-    space_now = space_now.with_budget(num_samples=stored.budget.num_samples, max_epochs=stored.budget.max_epochs)
+    space_now = space_now.with_budget(num_samples=stored.budget.num_samples, max_epochs=stored.budget.max_epochs, probe_epochs=stored.budget.probe_epochs)
     if space_now.model_dump(mode="json") != stored.model_dump(mode="json"):
         raise ConfigError(
             f"--resume: the space {plan.space_source} changed since the run started; a resumed search must not mix spaces. Undo the change or start a new run"

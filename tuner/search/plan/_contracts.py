@@ -78,14 +78,6 @@ class Plan(_Frozen):
     groupings_from: str | None = None
     common_grouping_file: str | None = None
     # budget
-    num_samples: int
-    max_epochs: int
-    grace_period: int
-    reduction_factor: float
-    patience: int | None = None
-    sampler: Literal["tpe", "random", "grid"] = "tpe"
-    probe_samples: int
-    probe_epochs: int
     seed: int = 0
     # resources (None until size_resources)
     gpus_per_trial: float | None = None
@@ -107,6 +99,40 @@ class Plan(_Frozen):
     train_storage: str | None = None
     started: str
     ended: str | None = None
+
+    # The budget lives in ``space.budget`` only (CLI overrides are applied to the space): these
+    # read it, so no stage can change one copy and not the other.
+    @property
+    def num_samples(self) -> int:
+        return self.space.budget.num_samples
+
+    @property
+    def max_epochs(self) -> int:
+        return self.space.budget.max_epochs
+
+    @property
+    def grace_period(self) -> int:
+        return min(self.space.budget.grace_period, self.space.budget.max_epochs)
+
+    @property
+    def reduction_factor(self) -> float:
+        return self.space.budget.reduction_factor
+
+    @property
+    def patience(self) -> int | None:
+        return self.space.budget.patience
+
+    @property
+    def sampler(self) -> str:
+        return self.space.budget.sampler
+
+    @property
+    def probe_samples(self) -> int:
+        return self.space.budget.probe_samples
+
+    @property
+    def probe_epochs(self) -> int:
+        return self.space.budget.probe_epochs
 
     def evolve(self, **changes: Any) -> Plan:
         """This plan with ``changes``, validated again."""

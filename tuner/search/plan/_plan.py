@@ -134,6 +134,10 @@ def build_plan(opts: Options) -> Plan:
             f"--num-samples does not apply to a grid space (budget.sampler: grid runs every point once); drop it, or use sampler tpe or random in {opts.space}"
         )
     space = space.with_budget(num_samples=opts.num_samples, max_epochs=opts.max_epochs)
+    if opts.max_epochs:
+        # The space may give its probe more epochs than its search trials (a probe model must
+        # learn before its confusions are clustered); --max-epochs caps both.
+        space = space.with_budget(probe_epochs=min(space.budget.probe_epochs, opts.max_epochs))
     if space.budget.sampler == "grid":
         from tuner.search.space._grid import grid_points
 
@@ -235,16 +239,6 @@ def build_plan(opts: Options) -> Plan:
             "dropped_groupings": tuple(dropped),
             "groupings_from": opts.groupings_from,
             "common_grouping_file": None,
-            "num_samples": space.budget.num_samples,
-            "max_epochs": space.budget.max_epochs,
-            "grace_period": min(space.budget.grace_period, space.budget.max_epochs),
-            "reduction_factor": space.budget.reduction_factor,
-            "patience": space.budget.patience,
-            "sampler": space.budget.sampler,
-            "probe_samples": space.budget.probe_samples,
-            # The space may give its probe more epochs than its search trials (a probe model must
-            # learn before its confusions are clustered); --max-epochs caps both.
-            "probe_epochs": min(space.budget.probe_epochs, opts.max_epochs) if opts.max_epochs else space.budget.probe_epochs,
             "seed": opts.seed,
             "gpus_per_trial": opts.gpus_per_trial,
             "cpus_per_trial": opts.cpus_per_trial,
