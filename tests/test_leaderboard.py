@@ -27,17 +27,15 @@ def test_roundtrip_with_metadata_and_typed_columns(tmp_path):
 def test_interrupted_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     path = tmp_path / "leaderboard.parquet"
     write_leaderboard(path, [ROW], {"name": "first"})
-    real = pq.write_table
+    import tuner._io
 
-    def dies_half_way(table, where, **kw):
-        with open(where, "wb") as fh:
-            fh.write(b"PAR1 partial")  # a crash mid-write leaves a torn temp file
-        raise KeyboardInterrupt("killed while writing")
+    def dies_half_way(fd):
+        raise KeyboardInterrupt("killed while writing")  # the temp file is written, not yet synced
 
-    monkeypatch.setattr(pq, "write_table", dies_half_way)
+    monkeypatch.setattr(tuner._io.os, "fsync", dies_half_way)
     with pytest.raises(KeyboardInterrupt):
         write_leaderboard(path, [ROW, ROW], {"name": "second"})
-    monkeypatch.setattr(pq, "write_table", real)
+    monkeypatch.undo()
     df, meta = read_leaderboard(tmp_path)
     assert len(df) == 1 and meta["name"] == "first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["leaderboard.parquet"], "no temp file left behind"

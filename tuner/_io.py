@@ -36,7 +36,7 @@ MAX_NESTING = 20
 
 def short(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters (messages stay one line)."""
-    text = repr(value) if not isinstance(value, str) else repr(value)
+    text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 12]}...{text[-8:]} ({len(text)} chars)"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
@@ -77,10 +76,8 @@ _TRAILING: dict[str, str] = {
 
 
 def write_leaderboard(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any]) -> Path:
-    """Write ``rows`` to ``path`` atomically (temp file in the same folder, then rename).
-
-    A crash mid-write leaves the previous file untouched.
-    """
+    """Write ``rows`` to ``path`` whole (``tuner._io.write_atomic``): a crash mid-write leaves
+    the previous file untouched."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -93,21 +90,11 @@ def write_leaderboard(path: str | os.PathLike[str], rows: Sequence[Mapping[str, 
     meta = dict(table.schema.metadata or {})
     meta[_META_KEY] = json.dumps({"format_version": FORMAT_VERSION, **metadata}, default=str).encode()
     table = table.replace_schema_metadata(meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".leaderboard-", suffix=".parquet", dir=path.parent)
-    from tuner._io import _FILE_MODE
+    from tuner._io import write_atomic
 
-    os.fchmod(fd, _FILE_MODE)  # mkstemp makes it private (0600)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    sink = pa.BufferOutputStream()  # a leaderboard is kilobytes to a few MB: built in memory
+    pq.write_table(table, sink)
+    return write_atomic(path, sink.getvalue().to_pybytes())
 
 
 def _locate(run_dir: str | os.PathLike[str]) -> Path:

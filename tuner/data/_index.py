@@ -287,20 +287,18 @@ def check_readable(index: DatasetIndex) -> None:
     """
     from tuner.data._images import probe_image
 
-    for label, name in enumerate(index.class_names):
-        first_problem = None
-        count = 0
-        for rel, lab in zip(index.files, index.labels):
-            if lab != label:
-                continue
-            count += 1
+    members: dict[int, list[str]] = {}
+    for rel, label in zip(index.files, index.labels):  # one pass over the files, not one per class
+        members.setdefault(label, []).append(rel)
+    for label, files in members.items():
+        problems = []
+        for rel in files:
             probe = probe_image(os.path.join(index.root, rel))
             if probe.ok:
-                first_problem = None
                 break
-            first_problem = first_problem or f"{rel[:60]}: {probe.problem[:60]}"
-        if count and first_problem:
-            raise DataError(f"class {name[:40]!r}: none of its {count} images can be read (e.g. {first_problem}); fix or remove them")
+            problems.append(f"{rel[:60]}: {probe.problem[:60]}")
+        else:
+            raise DataError(f"class {index.class_names[label][:40]!r}: none of its {len(files)} images can be read (e.g. {problems[0]}); fix or remove them")
 
 
 def index_dataset(data_dir: str | os.PathLike[str], class_name_pattern: str | None = None, split_seed: int = 0) -> DatasetIndex:

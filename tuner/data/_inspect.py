@@ -142,11 +142,15 @@ def inspect_dataset(
             f"none of the {len(index.files)} image files in {index.root} can be read (e.g. {first['file'][:60]}: {first['problem'][:60]}); "
             "check that they are images and not damaged"
         )
-    bad = set(u["file"] for u in unreadable)
-    for label, name in enumerate(index.class_names):
-        members = [rel for rel, lab in zip(index.files, index.labels) if lab == label]
-        if members and all(rel in bad for rel in members):
-            raise DataError(f"class {name[:40]!r}: none of its {len(members)} images can be read; fix or remove the folder {index.class_folders[label][:60]!r}")
+    bad = {u["file"] for u in unreadable}
+    readable, total = Counter[int](), Counter[int]()
+    for rel, label in zip(index.files, index.labels):  # one pass, not one per class
+        total[label] += 1
+        readable[label] += rel not in bad
+    for label, n in total.items():
+        if n and not readable[label]:
+            name, folder = index.class_names[label], index.class_folders[label]
+            raise DataError(f"class {name[:40]!r}: none of its {n} images can be read; fix or remove the folder {folder[:60]!r}")
     conversion = {mode: n for mode, n in modes.items() if mode != "RGB"}
     counts_total = index.class_counts()
     classes: list[dict[str, Any]] = []
