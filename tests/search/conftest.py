@@ -33,8 +33,8 @@ def resources_free(wait: float = 10.0) -> bool:
         time.sleep(0.5)
 
 
-def lenet_space(budget: str, batch_size: int = 64) -> str:
-    """A scratch LeNet-5 space on the digits at 32 px: real training in seconds per epoch."""
+def lenet_space(budget: str, batch_size: int = 64, input_size: int = 32) -> str:
+    """A scratch LeNet-5 space on the digits (32 px by default): real training in seconds per epoch."""
     return f"""
 kind: scratch
 metric: val_accuracy
@@ -43,7 +43,7 @@ params:
   lr: {{loguniform: [3.0e-3, 3.0e-2]}}
   optimizer: {{fixed: sgd_momentum}}
   batch_size: {{fixed: {batch_size}}}
-  input_size: {{fixed: 32}}
+  input_size: {{fixed: {input_size}}}
   augment: {{fixed: none}}
 budget: {{{budget}}}
 """
