@@ -324,9 +324,14 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
     """Name -> ``run(table, workers, rep, budget_epochs)``. The first is tuner's default; the
     first six are the issue's comparison; the rest are the candidates for the default, each
     named by what it adds to plain TPE + ASHA as Ray's OptunaSearch tells it."""
-    from tuner.search.strategy._strategy import DEFAULT_POLICY, SearchPolicy
+    from tuner.search.strategy._strategy import DEFAULT_POLICY, EARLY_STOPPING, SearchPolicy
 
     plain = SearchPolicy(tell_pruned=False, prior=False)
+    # The candidates of the earlier rounds are named by what they add to the default of their
+    # day: TPE + ASHA (until 2026-12-06), then TPE + Hyperband's brackets + fresh (now
+    # ``budget.early_stopping: hyperband``).
+    asha_default = SearchPolicy(startup=1 / 4, startup_cap=30)
+    hyperband = EARLY_STOPPING["hyperband"]
 
     def tune(policy: Any) -> Callable[[Table, int, int, int], Run]:
         return lambda table, w, rep, b: _tune_run(table, policy, w, rep, b)
@@ -338,36 +343,47 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
         "grid": lambda table, w, rep, b: _grid_run(table, w, rep, b),
         "kt hyperband": lambda table, w, rep, b: _keras_tuner_run(table, "hyperband", w, rep, b),
         "kt bayesian": lambda table, w, rep, b: _keras_tuner_run(table, "bayesian", w, rep, b),
-        "previous default (TPE + ASHA)": tune(SearchPolicy(startup=1 / 4, startup_cap=30)),
+        "early_stopping: hyperband (TPE + Hyperband + fresh)": tune(hyperband),
+        "previous default (TPE + ASHA)": tune(asha_default),
         "tpe+asha (Ray's tell)": tune(plain),
         "+ pruned tell": tune(plain.with_(tell_pruned=True)),
         "+ prior": tune(plain.with_(prior=True)),
         "+ pruned tell + prior (startup 1/3 up to 10)": tune(plain.with_(tell_pruned=True, prior=True)),
         "+ pruned tell + prior + constant liar": tune(plain.with_(tell_pruned=True, prior=True, constant_liar=True)),
         "+ pruned tell + prior + independent TPE": tune(plain.with_(tell_pruned=True, prior=True, multivariate=False)),
-        # Candidates against the default (startup 1/4 up to 30, pruned tell, prior):
-        "default without the prior": tune(DEFAULT_POLICY.with_(prior=False)),
-        "default + grace 2": tune(DEFAULT_POLICY.with_(grace_period=2)),
-        "default + random 1/3": tune(DEFAULT_POLICY.with_(random_fraction=1 / 3)),
-        "default + random 1/3 + startup 1/8": tune(DEFAULT_POLICY.with_(random_fraction=1 / 3, startup=1 / 8)),
-        "default + random 1/2": tune(DEFAULT_POLICY.with_(random_fraction=1 / 2)),
-        "default + good share 1/4": tune(DEFAULT_POLICY.with_(good_share=1 / 4)),
-        "default + fresh": tune(DEFAULT_POLICY.with_(fresh=True)),
-        "default + fresh + startup 1/8": tune(DEFAULT_POLICY.with_(fresh=True, startup=1 / 8)),
-        "default + fresh + random 1/3": tune(DEFAULT_POLICY.with_(fresh=True, random_fraction=1 / 3)),
-        "default + fresh + grace 2": tune(DEFAULT_POLICY.with_(fresh=True, grace_period=2)),
-        "default + 3 brackets": tune(DEFAULT_POLICY.with_(brackets=3)),
-        "default without early stopping": tune(DEFAULT_POLICY.with_(early_stopping=False)),
-        "default + grace 3": tune(DEFAULT_POLICY.with_(grace_period=3)),
-        "default + budget model": tune(DEFAULT_POLICY.with_(budget_model=True)),
-        "default + hyperband": tune(DEFAULT_POLICY.with_(hyperband=True)),
-        "default + hyperband + fresh": tune(DEFAULT_POLICY.with_(hyperband=True, fresh=True)),
-        "default + budget model + fresh": tune(DEFAULT_POLICY.with_(budget_model=True, fresh=True)),
-        "default + hyperband + budget model + fresh": tune(DEFAULT_POLICY.with_(hyperband=True, budget_model=True, fresh=True)),
-        "default without early stopping + fresh": tune(DEFAULT_POLICY.with_(early_stopping=False, fresh=True)),
-        "default + equal brackets + fresh": tune(DEFAULT_POLICY.with_(hyperband=True, bracket_shares="equal", fresh=True)),
+        # Candidates against the default of the first rounds (TPE + ASHA; startup 1/4 up to 30, pruned tell, prior):
+        "default without the prior": tune(asha_default.with_(prior=False)),
+        "default + grace 2": tune(asha_default.with_(grace_period=2)),
+        "default + random 1/3": tune(asha_default.with_(random_fraction=1 / 3)),
+        "default + random 1/3 + startup 1/8": tune(asha_default.with_(random_fraction=1 / 3, startup=1 / 8)),
+        "default + random 1/2": tune(asha_default.with_(random_fraction=1 / 2)),
+        "default + good share 1/4": tune(asha_default.with_(good_share=1 / 4)),
+        "default + fresh": tune(asha_default.with_(fresh=True)),
+        "default + fresh + startup 1/8": tune(asha_default.with_(fresh=True, startup=1 / 8)),
+        "default + fresh + random 1/3": tune(asha_default.with_(fresh=True, random_fraction=1 / 3)),
+        "default + fresh + grace 2": tune(asha_default.with_(fresh=True, grace_period=2)),
+        "default + 3 brackets": tune(asha_default.with_(brackets=3)),
+        "default without early stopping": tune(asha_default.with_(early_stopping=False)),
+        "default + grace 3": tune(asha_default.with_(grace_period=3)),
+        "default + budget model": tune(asha_default.with_(budget_model=True)),
+        "default + hyperband": tune(asha_default.with_(hyperband=True)),
+        "default + hyperband + fresh": tune(asha_default.with_(hyperband=True, fresh=True)),
+        "default + budget model + fresh": tune(asha_default.with_(budget_model=True, fresh=True)),
+        "default + hyperband + budget model + fresh": tune(asha_default.with_(hyperband=True, budget_model=True, fresh=True)),
+        "default without early stopping + fresh": tune(asha_default.with_(early_stopping=False, fresh=True)),
+        "default + equal brackets + fresh": tune(asha_default.with_(hyperband=True, bracket_shares="equal", fresh=True)),
         "random + hyperband": tune(SearchPolicy(tell_pruned=False, prior=False, sampler="random", hyperband=True)),
-        "default + budget model + random 1/3": tune(DEFAULT_POLICY.with_(budget_model=True, random_fraction=1 / 3)),
+        "default + budget model + random 1/3": tune(asha_default.with_(budget_model=True, random_fraction=1 / 3)),
+        "tpe (no early stop) + fresh": tune(plain.with_(early_stopping=False, fresh=True)),
+        "tpe (no early stop) + random 1/4": tune(plain.with_(early_stopping=False, random_fraction=1 / 4)),
+        "tpe (no early stop) + prior": tune(plain.with_(early_stopping=False, prior=True)),
+        "tpe (no early stop) + prior + random 1/4": tune(plain.with_(early_stopping=False, prior=True, random_fraction=1 / 4)),
+        "tpe (no early stop) + prior + random 1/8": tune(plain.with_(early_stopping=False, prior=True, random_fraction=1 / 8)),
+        "tpe (no early stop) + prior + startup 1/4 up to 30": tune(plain.with_(early_stopping=False, prior=True, startup=1 / 4, startup_cap=30)),
+        "tpe (no early stop) + prior + constant liar": tune(plain.with_(early_stopping=False, prior=True, constant_liar=True)),
+        "tpe (no early stop) + independent": tune(plain.with_(early_stopping=False, multivariate=False)),
+        "hyperband + rung check": tune(hyperband.with_(check_rungs=True)),
+        "hyperband + rung check - prior (startup 1/3 up to 10)": tune(hyperband.with_(check_rungs=True, prior=False, startup=1 / 3, startup_cap=10)),
     }
 
 

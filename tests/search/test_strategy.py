@@ -88,8 +88,9 @@ def test_sampler_table(kind):
     if kind == "tpe" and DEFAULT_POLICY.fresh:  # the model's repeats are redrawn (ExploringSampler)
         sampler = sampler._base
     assert type(sampler) is expected[kind]
-    if kind == "tpe":  # the default's start-up: a quarter of the trials, at least 2, at most 30
-        assert sampler._n_startup_trials == startup_trials(30, DEFAULT_POLICY.startup, DEFAULT_POLICY.startup_cap) == 7
+    if kind == "tpe":  # the default's start-up: a third of the trials, at least 2, at most 10
+        assert sampler._n_startup_trials == startup_trials(30, DEFAULT_POLICY.startup, DEFAULT_POLICY.startup_cap) == 10
+        assert startup_trials(12, DEFAULT_POLICY.startup, DEFAULT_POLICY.startup_cap) == 4
     assert proposals(0) == proposals(0) and proposals(0) != proposals(1)
     assert startup_trials(30) == 10 and startup_trials(3) == 2 and startup_trials(1000, 1 / 4, 30) == 30
 
@@ -150,11 +151,53 @@ def test_a_result_without_a_score_is_not_passed_on():
 def test_scheduler_settings():
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-    asha = make_scheduler(DEFAULT_POLICY, max_epochs=9, grace_period=20, reduction_factor=3)
+    from tuner.search.strategy._strategy import EARLY_STOPPING
+
+    asha = make_scheduler(EARLY_STOPPING["asha"], max_epochs=9, grace_period=20, reduction_factor=3)
     assert isinstance(asha, ASHAScheduler)
     assert asha._max_t == 10  # one past the last epoch: a full trial ends by itself
     assert asha._brackets[0]._rungs[-1][0] == 9  # grace period capped at max_epochs
-    assert isinstance(make_scheduler(DEFAULT_POLICY.with_(early_stopping=False), max_epochs=9, grace_period=2, reduction_factor=3), FIFOScheduler)
+    assert isinstance(make_scheduler(DEFAULT_POLICY, max_epochs=9, grace_period=2, reduction_factor=3), FIFOScheduler)
+
+
+def test_the_default_search_is_the_one_the_replay_chose():
+    """A space that says nothing about early stopping runs DEFAULT_POLICY: TPE with the prior,
+    every trial to max_epochs (BENCHMARKS.md "Search strategies")."""
+    from tuner.search.strategy._strategy import stage_policy
+
+    space = _space(lr={"loguniform": [1e-4, 1e-2]})
+    assert space.budget.early_stopping == "none"
+    policy = stage_policy("tpe", space.budget.early_stopping)
+    assert policy == DEFAULT_POLICY and not policy.early_stopping and policy.prior and policy.sampler == "tpe"
+
+
+def test_a_rung_stops_trials_only_while_it_ranks_them_as_the_last_epoch_does():
+    """``check_rungs``: until MIN_PAIRS trials reached both the rung and the last epoch the rung
+    stops as ASHA's would; once they rank trials backwards, it stops none; once they agree, it
+    stops again."""
+    import numpy as np
+
+    from tuner.search.strategy._schedulers import HyperbandBrackets
+
+    def run(agree: bool) -> list[str]:
+        np.random.seed(0)
+        hb = HyperbandBrackets(time_attr="epoch", max_t=5, grace_period=1, reduction_factor=2, metric="objective", mode="max", check_rungs=True)
+        hb._shares = np.array([0.0] * (len(hb._shares) - 1) + [1.0])  # first: the never-stopping bracket
+        for i in range(HyperbandBrackets.MIN_PAIRS):
+            trial = type("T", (), {"trial_id": f"full{i}"})()
+            hb.on_trial_add(None, trial)
+            for epoch in range(1, 5):  # epoch 1 ranks as epoch 4 does, or backwards
+                hb.on_trial_result(None, trial, {"epoch": epoch, "objective": i if (agree or epoch == 4) else -i})
+        hb._shares = np.array([1.0] + [0.0] * (len(hb._shares) - 1))  # then: ASHA's own bracket
+        decisions = []
+        for i in range(6):  # each worse at epoch 1 than all before
+            trial = type("T", (), {"trial_id": f"t{i}"})()
+            hb.on_trial_add(None, trial)
+            decisions.append(hb.on_trial_result(None, trial, {"epoch": 1, "objective": -100.0 - i}))
+        return decisions
+
+    assert "STOP" in run(agree=True)
+    assert set(run(agree=False)) == {"CONTINUE"}
 
 
 def test_random_fraction_draws_every_kth_trial_at_random_and_the_rest_from_tpe():

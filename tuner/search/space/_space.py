@@ -119,10 +119,11 @@ class Budget(_Frozen):
     # How trials are chosen: Optuna's TPE (default), Optuna's random sampler, or every point
     # of a fully discrete space once (the study's exhaustive grid; num_samples is the grid).
     sampler: Literal["tpe", "random", "grid"] = "tpe"
-    # How trials are stopped early: over Hyperband's brackets (default), plain ASHA (every
-    # trial at the first rung's mercy), or never (every trial trains max_epochs; BENCHMARKS.md
-    # "Search strategies" has what each costs and picks).
-    early_stopping: Literal["hyperband", "asha", "none"] = "hyperband"
+    # How trials are stopped early: never (default: every trial trains max_epochs), over
+    # Hyperband's brackets (about a third of the epochs per trial), or plain ASHA (every trial
+    # at the first rung's mercy). grace_period and reduction_factor shape the rungs of the
+    # latter two. BENCHMARKS.md "Search strategies" has what each costs and picks.
+    early_stopping: Literal["none", "hyperband", "asha"] = "none"
 
 
 class Demo(_Frozen):
