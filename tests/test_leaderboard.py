@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from tests._rows import typed
 from tuner.errors import DataError
 from tuner.leaderboard import FORMAT_VERSION, columns, read_leaderboard, write_leaderboard
 
@@ -15,7 +16,7 @@ ROW = {"trial_id": "a", "stage": "search", "status": "completed", "architecture"
 
 
 def test_roundtrip_with_metadata_and_typed_columns(tmp_path):
-    write_leaderboard(tmp_path / "leaderboard.parquet", [ROW, {**ROW, "trial_id": "b", "objective": None}], {"name": "x"})
+    write_leaderboard(tmp_path / "leaderboard.parquet", typed([ROW, {**ROW, "trial_id": "b", "objective": None}]), {"name": "x"})
     df, meta = read_leaderboard(tmp_path)
     assert list(df.columns) == list(columns())
     assert df["objective"].isna().tolist() == [False, True]
@@ -26,7 +27,7 @@ def test_roundtrip_with_metadata_and_typed_columns(tmp_path):
 
 def test_interrupted_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     path = tmp_path / "leaderboard.parquet"
-    write_leaderboard(path, [ROW], {"name": "first"})
+    write_leaderboard(path, typed([ROW]), {"name": "first"})
     import tuner._io
 
     def dies_half_way(fd):
@@ -34,7 +35,7 @@ def test_interrupted_write_leaves_the_previous_file_intact(tmp_path, monkeypatch
 
     monkeypatch.setattr(tuner._io.os, "fsync", dies_half_way)
     with pytest.raises(KeyboardInterrupt):
-        write_leaderboard(path, [ROW, ROW], {"name": "second"})
+        write_leaderboard(path, typed([ROW, ROW]), {"name": "second"})
     monkeypatch.undo()
     df, meta = read_leaderboard(tmp_path)
     assert len(df) == 1 and meta["name"] == "first"
@@ -47,7 +48,7 @@ def test_newer_format_and_missing_files_are_data_errors(tmp_path):
     with pytest.raises(DataError, match="holds no leaderboard.parquet"):
         read_leaderboard(tmp_path)
     path = tmp_path / "leaderboard.parquet"
-    write_leaderboard(path, [ROW], {})
+    write_leaderboard(path, typed([ROW]), {})
     table = pq.read_table(path)
     meta = dict(table.schema.metadata)
     meta[b"tuner"] = json.dumps({"format_version": FORMAT_VERSION + 1}).encode()

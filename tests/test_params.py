@@ -9,6 +9,7 @@ import numpy as np
 import optuna
 import pytest
 
+from tests._rows import typed
 from tuner._params import PARAM_DEFAULTS, ParamSpec, param_names, register_param, unregister_param
 from tuner.errors import ConfigError
 
@@ -63,7 +64,7 @@ def test_a_registered_parameter_is_a_leaderboard_column_and_in_the_report(tmp_pa
         metric="val_accuracy",
         mode="max",
     )
-    assert row["label_smoothing"] == 0.1
+    assert row.param("label_smoothing") == 0.1 and row.record()["label_smoothing"] == 0.1
 
     run_dir = write_synthetic_run(tmp_path / "run", n_trials=60, groupings=False)
     df, meta = read_leaderboard(run_dir)
@@ -74,7 +75,7 @@ def test_a_registered_parameter_is_a_leaderboard_column_and_in_the_report(tmp_pa
         if r["objective"] is not None and not (isinstance(r["objective"], float) and np.isnan(r["objective"])):
             r["objective"] = float(r["objective"]) - ls  # the objective depends on it
         rows.append({**{k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v) for k, v in r.items()}, "label_smoothing": ls})
-    write_leaderboard(run_dir / FILENAME, rows, meta)
+    write_leaderboard(run_dir / FILENAME, typed(rows), meta)
     df, _ = read_leaderboard(run_dir)
     assert str(df["label_smoothing"].dtype) == "Float64"
     run = load_run(run_dir)

@@ -29,7 +29,7 @@ from typing import Any
 
 from tuner._io import read_json
 from tuner.errors import ConfigError, DataError
-from tuner.leaderboard import FILENAME, RunMeta, read_leaderboard
+from tuner.leaderboard import FILENAME, RunMeta, TrialRow, TrialStatus, read_leaderboard, rows_of
 
 __all__ = [
     "COMMON_GROUPING_FILE",
@@ -111,12 +111,14 @@ ERROR_FILE = "error.txt"
 
 @dataclass(frozen=True)
 class Run:
-    """One run folder: its leaderboard rows, metadata and plan (``{}`` if ``run.json`` is gone)."""
+    """One run folder: its leaderboard (typed rows, and the same as a DataFrame for the report's
+    tables and figures), metadata and plan (``{}`` if ``run.json`` is gone)."""
 
     path: Path
     df: Any  # pandas.DataFrame
     meta: RunMeta
     plan: dict[str, Any]
+    rows: tuple[TrialRow, ...] = ()
 
     @property
     def metric(self) -> str:
@@ -161,18 +163,18 @@ class Run:
             raise DataError(f"{self.path}: the grouping file {path} is missing; copy it back into {self.path / 'groupings'}")
         return list(load_grouping(path).remap(self.class_names).names)
 
-    def has_checkpoint(self, row: Any) -> bool:
+    def has_checkpoint(self, row: TrialRow) -> bool:
         """Whether a row's checkpoint exists, without fetching it from remote storage."""
-        rel = row.get("checkpoint_path") if hasattr(row, "get") else None
-        if not isinstance(rel, str) or not rel:
+        rel = row.checkpoint_path
+        if not rel:
             return False
         path = Path(rel) if os.path.isabs(rel) else self.path / rel
         return path.is_dir() or bool(self.plan.get("remote") and not os.path.isabs(rel))
 
-    def checkpoint(self, row: Any) -> Path | None:
+    def checkpoint(self, row: TrialRow) -> Path | None:
         """The folder of a row's best checkpoint, or ``None`` if it has none on disk."""
-        rel = row.get("checkpoint_path") if hasattr(row, "get") else None
-        if not isinstance(rel, str) or not rel:
+        rel = row.checkpoint_path
+        if not rel:
             return None
         path = Path(rel) if os.path.isabs(rel) else self.path / rel
         if path.is_dir():
@@ -184,35 +186,32 @@ class Run:
             return download_dir(self.plan["remote"], rel, self.path)
         return None
 
-    def best_row(self, *, with_checkpoint: bool = False, fine_labels_only: bool = False):
+    def best_row(self, *, with_checkpoint: bool = False, fine_labels_only: bool = False) -> TrialRow | None:
         """The best scored, non-failed row (search stage first), or ``None``."""
-        df = self.df
-        if df.empty:
-            return None
-        ok = df[(df["status"] != "failed") & df["objective"].notna()]
+        ok = [r for r in self.rows if r.status != TrialStatus.FAILED and r.objective is not None]
         if fine_labels_only and self.class_names:
-            ok = ok[ok["n_classes"] == len(self.class_names)]
+            ok = [r for r in ok if r.n_classes == len(self.class_names)]
         if with_checkpoint:
-            ok = ok[[self.has_checkpoint(r) for _, r in ok.iterrows()]]
-        if ok.empty:
-            return None
-        ok = ok.assign(_search=(ok["stage"] == "search")).sort_values(["_search", "objective"], ascending=[False, self.mode != "max"], kind="stable")
-        return ok.iloc[0].drop(labels="_search")
+            ok = [r for r in ok if self.has_checkpoint(r)]
+        sign = -1.0 if self.mode == "max" else 1.0
+        # sorted is stable: among equal scores, the leaderboard's order
+        ranked = sorted(ok, key=lambda r: (r.stage != "search", sign * float(r.objective or 0)))
+        return ranked[0] if ranked else None
 
-    def row(self, trial_id: str):
+    def row(self, trial_id: str) -> TrialRow:
         """The row of ``trial_id``.
 
         Raises:
             ConfigError: no such trial (the message lists a few that exist).
         """
-        hits = self.df[self.df["trial_id"] == trial_id]
-        if hits.empty:
-            from difflib import get_close_matches
+        for row in self.rows:
+            if row.trial_id == trial_id:
+                return row
+        from difflib import get_close_matches
 
-            ids = [str(t) for t in self.df["trial_id"]]
-            close = get_close_matches(trial_id, ids, n=5, cutoff=0.3) or ids[:5]
-            raise ConfigError(f"trial {trial_id!r} is not a trial of {self.path}; trials include: {', '.join(close)}")
-        return hits.iloc[0]
+        ids = [r.trial_id for r in self.rows]
+        close = get_close_matches(trial_id, ids, n=5, cutoff=0.3) or ids[:5]
+        raise ConfigError(f"trial {trial_id!r} is not a trial of {self.path}; trials include: {', '.join(close)}")
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> Run:
@@ -231,7 +230,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     plan_file = path / PLAN_FILE
     if plan_file.exists():
         plan = read_json(plan_file, "the run's plan", DataError)
-    return Run(path=path.resolve(), df=df, meta=RunMeta.model_validate(meta), plan=plan)
+    return Run(path=path.resolve(), df=df, meta=RunMeta.model_validate(meta), plan=plan, rows=tuple(rows_of(df, path / FILENAME)))
 
 
 def read_params(trial_dir: Path) -> dict[str, Any]:

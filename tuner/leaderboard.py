@@ -26,8 +26,12 @@ __all__ = [
     "DatasetMeta",
     "RunMeta",
     "SweepMeta",
+    "EpochMetrics",
+    "ParamValue",
+    "TrialRow",
     "TrialStatus",
     "columns",
+    "read_rows",
     "write_leaderboard",
     "read_leaderboard",
     "read_metadata",
@@ -39,43 +43,33 @@ _META_KEY = b"tuner"
 
 
 def columns() -> dict[str, str]:
-    """Columns in order, with their dtype (pandas nullable dtypes so missing values stay typed)."""
-    return {**_LEADING, **PARAM_COLUMNS, **_TRAILING}  # one column per searchable parameter (tuner/_params.py)
+    """Columns in order, with their dtype (pandas nullable dtypes so missing values stay typed):
+    :class:`TrialRow`'s fields, its ``params`` spread into one column per searchable
+    parameter (tuner/_params.py)."""
+    leading, trailing = _field_columns()
+    return {**leading, **PARAM_COLUMNS, **trailing}
 
 
-_LEADING: dict[str, str] = {
-    "trial_id": "string",
-    "stage": "string",  # probe | search
-    "status": "string",  # completed | stopped_early (by ASHA) | failed | interrupted (driver died; epochs kept) | running
-    "failure_reason": "string",
-    "architecture": "string",
-    "weights": "string",
-}
-_TRAILING: dict[str, str] = {
-    "n_classes": "Int64",
-    "epochs_run": "Int64",
-    "best_epoch": "Int64",
-    "objective": "Float64",
-    "val_accuracy": "Float64",
-    "val_accuracy_common": "Float64",
-    "val_loss": "Float64",
-    "balanced_accuracy": "Float64",
-    "macro_f1": "Float64",
-    "test_accuracy": "Float64",
-    "trainable_params": "Int64",
-    "total_params": "Int64",
-    "setup_seconds": "Float64",
-    "train_seconds": "Float64",
-    "images_per_second": "Float64",
-    "gpus": "Float64",
-    "node": "string",  # the Ray node of the trial's last epoch
-    "checkpoint_path": "string",
-    "trial_dir": "string",
-    "history": "string",  # JSON list of per-epoch metrics, for learning curves
-}
+_DTYPES = {str: "string", int: "Int64", float: "Float64"}
 
 
-def write_leaderboard(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any]) -> Path:
+def _field_columns() -> tuple[dict[str, str], dict[str, str]]:
+    """TrialRow's own columns before and after its ``params``, with their dtypes."""
+    import typing
+
+    out: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    side = 0
+    for name, field in TrialRow.model_fields.items():
+        if name == "params":
+            side = 1
+            continue
+        types = [t for t in typing.get_args(field.annotation) or (field.annotation,) if t is not type(None)]
+        kind = types[0]
+        out[side][name] = "string" if name == "history" or (isinstance(kind, type) and issubclass(kind, str)) else _DTYPES[kind]
+    return out
+
+
+def write_leaderboard(path: str | os.PathLike[str], rows: Sequence[TrialRow], metadata: Mapping[str, Any]) -> Path:
     """Write ``rows`` to ``path`` whole (``tuner._io.write_atomic``): a crash mid-write leaves
     the previous file untouched."""
     import pandas as pd
@@ -84,7 +78,8 @@ def write_leaderboard(path: str | os.PathLike[str], rows: Sequence[Mapping[str, 
 
     path = Path(path)
     schema = columns()
-    frame = pd.DataFrame([{c: row.get(c) for c in schema} for row in rows], columns=list(schema))
+    records = [row.record() for row in rows]
+    frame = pd.DataFrame([{c: r.get(c) for c in schema} for r in records], columns=list(schema))
     frame = frame.astype(schema)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     meta = dict(table.schema.metadata or {})
@@ -208,6 +203,108 @@ class TrialStatus(str, Enum):
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in list(TrialStatus))
 
+#: A searchable parameter's value in a row (its column's type: tuner/_params.py).
+ParamValue = str | int | float | bool | None
+
+
+class EpochMetrics(BaseModel):
+    """One epoch of a trial's history (the report's learning curves, the study's and MLflow's
+    per-epoch values); a metric the trial did not compute is ``None``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    epoch: int | None = None
+    loss: float | None = None
+    accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    val_accuracy_common: float | None = None
+    balanced_accuracy: float | None = None
+    macro_f1: float | None = None
+    learning_rate: float | None = None
+    time: float | None = None  # when the epoch was reported (Unix seconds)
+
+    def value(self, metric: str) -> float | None:
+        """The epoch's value of ``metric`` (``None``: not computed, or not one of its fields)."""
+        value = getattr(self, metric) if metric in EpochMetrics.model_fields else None
+        return None if value is None else float(value)
+
+
+class TrialRow(BaseModel):
+    """One leaderboard row: a trial's status, parameters, best epoch's scores and history.
+
+    Built by the search from the trial's files (``tuner.search.driver._rows.trial_row``),
+    written by :func:`write_leaderboard` (``params`` spread into one column each, ``history``
+    as JSON), read back by :func:`read_rows`. Adding a column is adding a field here.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trial_id: str
+    stage: str  # probe | search
+    status: TrialStatus
+    failure_reason: str | None = None
+    architecture: str | None = None
+    weights: str | None = None  # the weights the trial started from ("imagenet", a file, "none")
+    params: dict[str, ParamValue] = {}  # the searchable parameters, by tuner/_params.py's names
+    n_classes: int | None = None
+    epochs_run: int | None = None
+    best_epoch: int | None = None
+    objective: float | None = None  # the run's metric at the best epoch
+    val_accuracy: float | None = None
+    val_accuracy_common: float | None = None
+    val_loss: float | None = None
+    balanced_accuracy: float | None = None
+    macro_f1: float | None = None
+    test_accuracy: float | None = None
+    trainable_params: int | None = None
+    total_params: int | None = None
+    setup_seconds: float | None = None
+    train_seconds: float | None = None
+    images_per_second: float | None = None
+    gpus: float | None = None
+    node: str | None = None  # the Ray node of the trial's last epoch
+    checkpoint_path: str | None = None  # the best epoch's checkpoint, relative to the run's storage
+    trial_dir: str | None = None  # Tune's trial folder, relative to the run folder
+    history: tuple[EpochMetrics, ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        """The row as the leaderboard's columns: ``params`` spread, ``history`` as JSON."""
+        out = self.model_dump(mode="json", exclude={"params", "history"})
+        out.update(self.params)
+        out["history"] = json.dumps([h.model_dump() for h in self.history])
+        return out
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> TrialRow:
+        """A row from the leaderboard's columns (a DataFrame row: pandas' NA is ``None``).
+
+        Raises:
+            pydantic.ValidationError: a value of the wrong type.
+        """
+        import pandas as pd
+
+        def plain(value: Any) -> Any:
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                return None
+            return value.item() if hasattr(value, "item") else value
+
+        values = {k: plain(v) for k, v in record.items()}
+        history = json.loads(values.get("history") or "[]")
+        own = {k: values.get(k) for k in cls.model_fields if k not in ("params", "history")}
+        params = {k: values[k] for k in PARAM_COLUMNS if k in values}
+        return cls(**own, params=params, history=tuple(EpochMetrics.model_validate(h) for h in history))
+
+    def param(self, name: str) -> ParamValue:
+        """A searchable parameter's value (``None``: the trial did not sample it)."""
+        return self.params.get(name)
+
+    def value(self, name: str) -> Any:
+        """A column's value by name: a field, or a searchable parameter (the report's axes)."""
+        if name in TrialRow.model_fields and name not in ("params", "history"):
+            return getattr(self, name)
+        return self.params.get(name)
+
 
 def read_leaderboard(run_dir: str | os.PathLike[str]):
     """``(DataFrame, metadata)`` of a run directory's leaderboard, checked: readable, every
@@ -224,7 +321,7 @@ def read_leaderboard(run_dir: str | os.PathLike[str]):
         df = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - a torn or corrupt file is a data problem
         raise DataError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:80]}); restore it from a copy, or --resume the search to rewrite it") from None
-    missing = [c for c in (*_LEADING, *_TRAILING) if c not in df.columns]
+    missing = [c for side in _field_columns() for c in side if c not in df.columns]
     if missing:
         raise DataError(f"{path} has no column {missing[0]!r}; it was not written by tuner or is damaged, restore it from a copy")
     bad = df["status"][~df["status"].isin(STATUSES) & df["status"].notna()]
@@ -234,6 +331,37 @@ def read_leaderboard(run_dir: str | os.PathLike[str]):
         if isinstance(text, str) and not _history_ok(text):
             raise DataError(f"{path}: trial {str(trial)[:40]!r} has a damaged history (not a JSON list of epochs); restore the file from a copy")
     return df, meta
+
+
+def read_rows(run_dir: str | os.PathLike[str]) -> tuple[list[TrialRow], dict[str, Any]]:
+    """``(rows, metadata)`` of a run directory's leaderboard, each row typed (:class:`TrialRow`).
+
+    Raises:
+        DataError: naming the file, the trial and the damaged value.
+    """
+    df, meta = read_leaderboard(run_dir)
+    return rows_of(df, _locate(run_dir)), meta
+
+
+def rows_of(df: Any, path: Path | str = "the leaderboard") -> list[TrialRow]:
+    """The typed rows of a leaderboard's DataFrame (:func:`read_leaderboard`).
+
+    Raises:
+        DataError: naming ``path``, the trial and the damaged value.
+    """
+    from pydantic import ValidationError
+
+    rows = []
+    for record in df.to_dict("records"):
+        try:
+            rows.append(TrialRow.from_record(record))
+        except (ValidationError, ValueError) as exc:
+            where = ""
+            if isinstance(exc, ValidationError):
+                first = exc.errors()[0]
+                where = f" ({'.'.join(str(x) for x in first['loc'])}: {first['msg'][:60]})"
+            raise DataError(f"{path}: trial {str(record.get('trial_id'))[:40]!r} is damaged{where}; restore the file from a copy") from None
+    return rows
 
 
 def _history_ok(text: str) -> bool:

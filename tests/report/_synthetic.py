@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tests._rows import typed
 from tuner.leaderboard import FILENAME, write_leaderboard
 from tuner.search import load_space
 from tuner.search.space._grid import sweep_info
@@ -95,5 +96,5 @@ def write_synthetic_run(
         "max_epochs": max_epochs, "started": "2026-11-23T00:00:00Z", "ended": "2026-11-23T09:00:00Z",
         "sweep": sweep_info(space),
     }  # fmt: skip
-    write_leaderboard(run_dir / FILENAME, rows, meta)
+    write_leaderboard(run_dir / FILENAME, typed(rows), meta)
     return run_dir

@@ -58,7 +58,7 @@ def test_exported_model_reproduces_validation_accuracy_in_a_fresh_process(plante
     out = tmp_path / "model"
     done = _cli("tuner.export", planted_run, "--out", out)
     assert done.returncode == 0, done.stderr
-    assert f"exported trial {best['trial_id']}" in done.stdout
+    assert f"exported trial {best.trial_id}" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == ["labels.json", "model.keras", "preprocessing.json", "trial.json"]
     # The validation split, as files named by their true class (symlinks: nothing copied).
     index = index_dataset(run.plan["data_dir"])
@@ -78,7 +78,7 @@ def test_exported_model_reproduces_validation_accuracy_in_a_fresh_process(plante
     accuracy = float((top1["label"] == truth).mean())
     n = len(top1)
     assert n == index.splits.count("validation")
-    assert abs(accuracy - float(best["val_accuracy"])) <= 1.0 / n + 1e-9, (accuracy, best["val_accuracy"])
+    assert abs(accuracy - float(best.val_accuracy)) <= 1.0 / n + 1e-9, (accuracy, best.val_accuracy)
     assert (pred.groupby("path").size() == 2).all()  # --top 2
 
 

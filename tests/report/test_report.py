@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests._rows import typed
 from tests.report._synthetic import write_synthetic_run
 from tuner._run import load_run
 from tuner.leaderboard import FILENAME, write_leaderboard
@@ -94,11 +95,11 @@ def test_cluster_order_puts_confused_classes_side_by_side():
 def test_confusion_of_the_best_trial_is_reordered_and_row_normalised(big_run):
     info = get_confusion_info(big_run)
     best = big_run.best_row(with_checkpoint=True)
-    assert info.trial_id == best["trial_id"]
+    assert info.trial_id == best.trial_id
     assert np.allclose(info.rates.sum(axis=1), 1.0)
     raw = np.load(big_run.checkpoint(best) / "confusion.npy")
     assert np.array_equal(info.counts, raw[np.ix_(info.order, info.order)])
-    names = big_run.label_names(best["grouping"])
+    names = big_run.label_names(best.param("grouping"))
     assert info.labels == [names[i] for i in info.order]
     a, b, _ = info.most_confused(1)[0]
     assert {a, b} == {names[0], names[-1]}  # the planted pair
@@ -117,8 +118,8 @@ def test_compute_counts_trial_epochs_and_the_epochs_before_the_best(big_run):
     assert info.trial_epochs == int(df["epochs_run"].sum()) and info.probe_trial_epochs == 0
     assert info.gpu and info.device_hours == pytest.approx(float(((df["train_seconds"] + 10.0) * 1.0).sum() / 3600))
     best = big_run.best_row()
-    assert info.best_trial == best["trial_id"]
-    moment = json.loads(best["history"])[int(best["best_epoch"]) - 1]["time"]
+    assert info.best_trial == best.trial_id
+    moment = best.history[int(best.best_epoch) - 1].time
     expected = sum(1 for h in df["history"] for e in json.loads(h) if e["time"] <= moment)
     assert info.epochs_to_best == expected < info.trial_epochs
 
@@ -153,7 +154,7 @@ def _known_run(tmp_path, weights):
         }  # fmt: skip
 
     rows = [row("p1", "probe", [0.3, 0.5], 0.0), row("s1", "search", [0.4, 0.8, 0.7, 0.6], 100.0), row("s2", "search", [0.5, 0.6], 105.0)]
-    write_leaderboard(tmp_path / FILENAME, rows, {"space": space, "max_epochs": 4, "metric": "val_accuracy", "mode": "max", "sweep": sweep})
+    write_leaderboard(tmp_path / FILENAME, typed(rows), {"space": space, "max_epochs": 4, "metric": "val_accuracy", "mode": "max", "sweep": sweep})
     return load_run(tmp_path)
 
 
@@ -212,7 +213,7 @@ def _meta(**kw):
     ids=["one-trial", "all-failed", "empty"],
 )
 def test_small_and_failed_runs_still_report_and_say_why(tmp_path, rows, expected):
-    write_leaderboard(tmp_path / FILENAME, rows, _meta())
+    write_leaderboard(tmp_path / FILENAME, typed(rows), _meta())
     result = build_report(tmp_path, tmp_path / "out")
     html = result.html.read_text()
     for text in expected:
@@ -227,7 +228,7 @@ def _report_cli(*args):
 def test_bad_run_directories_are_one_line_errors(tmp_path):
     newer = tmp_path / "newer"
     newer.mkdir()
-    write_leaderboard(newer / FILENAME, _one_trial_rows(), _meta())
+    write_leaderboard(newer / FILENAME, typed(_one_trial_rows()), _meta())
     import pyarrow.parquet as pq
 
     table = pq.read_table(newer / FILENAME)
@@ -265,7 +266,7 @@ def test_hostile_class_names_are_escaped_in_the_html(tmp_path):
     ckpt.mkdir(parents=True)
     np.save(ckpt / "confusion.npy", np.array([[5, 3, 0], [3, 5, 0], [0, 0, 8]]))
     rows = _one_trial_rows(checkpoint_path="train/only/checkpoint_000001")
-    write_leaderboard(tmp_path / FILENAME, rows, _meta(dataset={"root": "/d", "classes": classes}))
+    write_leaderboard(tmp_path / FILENAME, typed(rows), _meta(dataset={"root": "/d", "classes": classes}))
     result = build_report(tmp_path, tmp_path / "out")
     html = result.html.read_text()
     assert "<script" not in html
@@ -277,7 +278,7 @@ def test_hostile_class_names_are_escaped_in_the_html(tmp_path):
 def test_summary_points_to_the_optuna_study_and_the_mlflow_runs(tmp_path):
     run_dir = write_synthetic_run(tmp_path / "run", n_trials=12, groupings=False)
     (run_dir / "optuna.db").write_bytes(b"")
-    best = load_run(run_dir).best_row()["trial_id"]
+    best = load_run(run_dir).best_row().trial_id
     record = {"uri": "http://mlflow.example:5000/", "experiment": "run<1>", "experiment_id": "7", "runs": {best: "abc123"}}
     (run_dir / "mlflow.json").write_text(json.dumps(record))
     page = build_report(run_dir).html.read_text()
@@ -295,7 +296,7 @@ def test_probe_trials_are_not_plotted_or_ranked_beside_the_search(tmp_path):
     table = pq.read_table(run_dir / FILENAME)
     df = table.to_pandas()
     df.loc[0, ["stage", "status", "objective", "val_accuracy_common"]] = ["probe", "completed", 1.0, 1.0]
-    write_leaderboard(run_dir / FILENAME, df.to_dict("records"), json.loads(table.schema.metadata[b"tuner"]))
+    write_leaderboard(run_dir / FILENAME, typed(df.to_dict("records")), json.loads(table.schema.metadata[b"tuner"]))
     run = load_run(run_dir)
     lr = get_lr_info(run)
     assert all(1.0 not in ys for _, ys in lr.by_optimizer.values())
@@ -303,11 +304,14 @@ def test_probe_trials_are_not_plotted_or_ranked_beside_the_search(tmp_path):
     assert "probe" not in set(top["stage"]) and top["objective"].iloc[0] < 1.0
 
 
-def test_probe_rows_get_no_score_on_the_common_space(tmp_path):
-    from tuner.search.driver._board import _fill_probe_common
+def test_probe_rows_get_no_score_on_the_common_space():
+    from tuner.search.driver._board import _without_probe_common
 
-    rows = [{"stage": "probe", "val_accuracy_common": 1.0, "objective": 1.0}, {"stage": "search", "val_accuracy_common": 0.9, "objective": 0.9}]
+    records = [
+        {"trial_id": "p", "stage": "probe", "status": "completed", "val_accuracy_common": 1.0, "objective": 1.0, "val_accuracy": 0.8},
+        {"trial_id": "s", "stage": "search", "status": "completed", "val_accuracy_common": 0.9, "objective": 0.9},
+    ]
     plan = type("P", (), {"common_grouping_file": "common.yaml", "metric": "val_accuracy_common"})()
-    _fill_probe_common(rows, tmp_path, plan)  # type: ignore[arg-type]
-    assert rows[0]["objective"] is None and rows[0]["val_accuracy_common"] is None
-    assert rows[1]["objective"] == 0.9
+    rows = _without_probe_common(typed(records), plan)  # type: ignore[arg-type]
+    assert rows[0].objective is None and rows[0].val_accuracy_common is None and rows[0].val_accuracy == 0.8
+    assert rows[1].objective == 0.9

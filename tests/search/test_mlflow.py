@@ -22,7 +22,7 @@ def test_trials_become_runs_that_follow_the_search_and_a_resume(tmp_path):
     warnings: list[str] = []
 
     def sync(rows, best=None):
-        sync_mlflow(tmp_path, uri, "demo-run", rows, lambda row: matrix if row["status"] == "completed" else None, best, warnings.append)
+        sync_mlflow(tmp_path, uri, "demo-run", rows, lambda row: matrix if row.status == "completed" else None, best, warnings.append)
 
     sync([_row("t1", "running", epochs=2), _row("t2", "failed", epochs=1, failure_reason="nan_loss")])
     sync([_row("t1", "completed", epochs=3), _row("t2", "failed", epochs=1, failure_reason="nan_loss")], best="t1")

@@ -22,10 +22,11 @@ def test_rows_take_the_best_epoch_and_sort_best_first(tmp_path):
     _trial(tmp_path / "search", "a", [0.2, 0.6, 0.5], finished=True)
     _trial(tmp_path / "search", "b", [0.7])
     rows = collect_rows(tmp_path, "val_accuracy", "max")
-    assert [r["trial_id"] for r in rows] == ["b", "a"]
+    assert [r.trial_id for r in rows] == ["b", "a"]
+    assert rows[1].param("lr") == 0.01 and rows[1].param("optimizer") == "adam" and rows[1].param("dropout") is None
     a = rows[1]
-    assert (a["status"], a["best_epoch"], a["objective"], a["epochs_run"]) == ("completed", 2, 0.6, 3)
-    assert rows[0]["status"] == "stopped_early"
+    assert (a.status, a.best_epoch, a.objective, a.epochs_run) == ("completed", 2, 0.6, 3)
+    assert rows[0].status == "stopped_early"
 
 
 def test_untracked_trial_folders_after_a_crash_are_dropped_or_marked_interrupted(tmp_path):
@@ -33,13 +34,15 @@ def test_untracked_trial_folders_after_a_crash_are_dropped_or_marked_interrupted
     _trial(stage, "kept", [0.5], finished=True)
     _trial(stage, "staged", [])  # staged by Tune, never trained
     _trial(stage, "lost", [0.3, 0.4])  # trained, but Tune's state never recorded it
-    assert {r["trial_id"] for r in collect_rows(tmp_path, "val_accuracy", "max")} == {"kept", "staged", "lost"}
+    assert {r.trial_id for r in collect_rows(tmp_path, "val_accuracy", "max")} == {"kept", "staged", "lost"}
+    (stage / TRACKED_FILE).write_text('["kept", "lo')  # torn: as if absent, never a failed resume
+    assert {r.trial_id for r in collect_rows(tmp_path, "val_accuracy", "max")} == {"kept", "staged", "lost"}
     (stage / TRACKED_FILE).write_text(json.dumps(["kept"]))
-    rows = {r["trial_id"]: r for r in collect_rows(tmp_path, "val_accuracy", "max")}
+    rows = {r.trial_id: r for r in collect_rows(tmp_path, "val_accuracy", "max")}
     assert set(rows) == {"kept", "lost"}
-    assert rows["kept"]["status"] == "completed"
-    assert rows["lost"]["status"] == "interrupted" and rows["lost"]["failure_reason"] == INTERRUPTED
-    assert (rows["lost"]["epochs_run"], rows["lost"]["best_epoch"], rows["lost"]["objective"]) == (2, 2, 0.4)
+    assert rows["kept"].status == "completed"
+    assert rows["lost"].status == "interrupted" and rows["lost"].failure_reason == INTERRUPTED
+    assert (rows["lost"].epochs_run, rows["lost"].best_epoch, rows["lost"].objective) == (2, 2, 0.4)
 
 
 def test_the_journal_keeps_epochs_that_a_restored_trial_lost_from_result_json(tmp_path):
@@ -61,11 +64,10 @@ def test_the_journal_keeps_epochs_that_a_restored_trial_lost_from_result_json(tm
     lines.insert(10, {**lines[9], "val_accuracy": 0.1})  # epoch 10 reported twice (worker restarted): the later wins
     journal.write_text("".join(json.dumps(x) + "\n" for x in lines))
     (row,) = collect_rows(tmp_path, "val_accuracy", "max")
-    assert (row["status"], row["epochs_run"], row["best_epoch"], row["objective"]) == ("completed", 15, 8, 0.641)
-    assert row["checkpoint_path"] == "train/fe1a590b/checkpoint_8"
-    history = json.loads(row["history"])
-    assert [h["epoch"] for h in history] == list(range(1, 16))
-    assert [h["val_accuracy"] for h in history] == accs[:9] + [0.1] + accs[10:]
+    assert (row.status, row.epochs_run, row.best_epoch, row.objective) == ("completed", 15, 8, 0.641)
+    assert row.checkpoint_path == "train/fe1a590b/checkpoint_8"
+    assert [h.epoch for h in row.history] == list(range(1, 16))
+    assert [h.val_accuracy for h in row.history] == accs[:9] + [0.1] + accs[10:]
 
 
 def test_a_replayed_last_epoch_keeps_the_original_report_and_fills_a_gap(tmp_path):

@@ -8,6 +8,7 @@ import optuna
 import pytest
 
 from tuner.data import demo_dataset_dir
+from tuner.leaderboard import TrialRow
 from tuner.search.driver._study import study_trials, sync_study
 from tuner.search.plan._contracts import Plan
 from tuner.search.plan._plan import Options, build_plan, stage_space
@@ -18,7 +19,7 @@ def _plan(weights: str = "imagenet") -> Plan:
     return plan.evolve(weights=dict.fromkeys(plan.architectures, weights))
 
 
-def _row(trial_id: str, status: str, arch: str = "resnet50", epochs: int = 3, **kw) -> dict:
+def _row(trial_id: str, status: str, arch: str = "resnet50", epochs: int = 3, **kw) -> TrialRow:
     history = [
         {"epoch": e, "val_accuracy": 0.5 + e / 10, "val_accuracy_common": 0.6 + e / 10, "time": 1000.0 + e + 100 * int(trial_id[-1])}
         for e in range(1, epochs + 1)
@@ -29,7 +30,7 @@ def _row(trial_id: str, status: str, arch: str = "resnet50", epochs: int = 3, **
         "grouping": "none", "batch_size": 32, "input_size": "default", "augment": "study", "epochs_run": epochs,
         "objective": max(h["val_accuracy_common"] for h in history), "failure_reason": None, "history": json.dumps(history),
     }  # fmt: skip
-    return {**row, **kw}
+    return TrialRow.from_record({**row, **kw})
 
 
 def test_rows_become_trials_with_the_samplers_names_states_and_learning_curves():

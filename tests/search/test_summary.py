@@ -6,16 +6,17 @@ import io
 
 import pytest
 
+from tuner.leaderboard import TrialRow
 from tuner.search.driver._summary import print_summary
 from tuner.search.plan._plan import Options, build_plan
 
 
 def _r(trial_id, stage, objective, val_accuracy, n_classes, grouping="none"):
-    return {
+    return TrialRow.from_record({
         "trial_id": trial_id, "stage": stage, "status": "completed", "objective": objective, "val_accuracy": val_accuracy,
         "n_classes": n_classes, "grouping": grouping, "architecture": "mobilenet_v2", "unfrozen_blocks": 18, "lr": 3e-3,
         "optimizer": "adam", "epochs_run": 5, "best_epoch": 5, "setup_seconds": 1.0, "train_seconds": 10.0, "gpus": 0.0,
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ exactly as the search's cache did) and ``trial.json`` (where it came from and it
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from tuner._io import user_path, write_atomic
 from tuner._run import PARAMS_FILE, WEIGHTS_FILE, Run, load_run, read_params
 from tuner.errors import ConfigError, DataError
-from tuner.leaderboard import TrialStatus
+from tuner.leaderboard import TrialRow, TrialStatus
 
 __all__ = ["LABELS_FILE", "MODEL_FILE", "PREPROCESSING_FILE", "TRIAL_FILE", "ExportResult", "export_trial", "save_inference_model"]
 
@@ -38,7 +37,7 @@ class ExportResult:
     val_accuracy: float | None
 
 
-def _pick(run: Run, trial: str):
+def _pick(run: Run, trial: str) -> TrialRow:
     if trial == "best":
         row = run.best_row(with_checkpoint=True)
         if row is None:
@@ -46,18 +45,16 @@ def _pick(run: Run, trial: str):
         return row
     row = run.row(trial)
     if run.checkpoint(row) is None:
-        why = f" ({row['status']}: {row['failure_reason']})" if row["status"] == TrialStatus.FAILED else ""
+        why = f" ({row.status}: {row.failure_reason})" if row.status == TrialStatus.FAILED else ""
         raise ConfigError(f"trial {trial} has no checkpoint on disk{why}; export another trial or the best one")
     return row
 
 
-def _trial_params(run: Run, row: Any) -> dict[str, Any]:
+def _trial_params(run: Run, row: TrialRow) -> dict[str, Any]:
     """The trial's sampled parameters (its ``params.json``, else the leaderboard row)."""
-    trial_dir = row.get("trial_dir")
-    if isinstance(trial_dir, str) and (run.path / trial_dir / PARAMS_FILE).is_file():
-        return read_params(run.path / trial_dir)
-    keys = ("architecture", "dropout", "dense_units", "input_size", "grouping", "unfrozen_blocks")
-    return {k: row.get(k) for k in keys}
+    if row.trial_dir and (run.path / row.trial_dir / PARAMS_FILE).is_file():
+        return read_params(run.path / row.trial_dir)
+    return {"architecture": row.architecture, **row.params}
 
 
 def save_inference_model(built: Any, path: Path) -> None:
@@ -107,7 +104,7 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
     checkpoint = run.checkpoint(row)
     weights = checkpoint / WEIGHTS_FILE if checkpoint is not None else Path("(no checkpoint)")
     if not weights.is_file():
-        raise DataError(f"trial {row['trial_id']}: its checkpoint holds no {WEIGHTS_FILE} ({weights.parent})")
+        raise DataError(f"trial {row.trial_id}: its checkpoint holds no {WEIGHTS_FILE} ({weights.parent})")
     built.model.load_weights(weights)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_inference_model(built, out_dir / MODEL_FILE)
@@ -123,29 +120,22 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
     }
     write_atomic(out_dir / PREPROCESSING_FILE, json.dumps(preprocessing, indent=1))
 
-    def num(key: str) -> float | None:
-        try:
-            value = float(row.get(key))
-        except (TypeError, ValueError):
-            return None  # None or pandas' NA
-        return None if math.isnan(value) else value
-
     info = {
         "run": str(run.path),
-        "trial_id": str(row["trial_id"]),
-        "stage": str(row["stage"]),
+        "trial_id": row.trial_id,
+        "stage": row.stage,
         "architecture": str(params["architecture"]),
         "kind": kind,
         "params": params,
-        "best_epoch": num("best_epoch"),
+        "best_epoch": row.best_epoch,
         "metric": run.metric,
-        "objective": num("objective"),
-        "val_accuracy": num("val_accuracy"),
-        "val_accuracy_common": num("val_accuracy_common"),
-        "test_accuracy": num("test_accuracy"),
+        "objective": row.objective,
+        "val_accuracy": row.val_accuracy,
+        "val_accuracy_common": row.val_accuracy_common,
+        "test_accuracy": row.test_accuracy,
         "dataset": {"root": run.meta.dataset.root, "identity": run.meta.dataset.identity},
         "split_seed": run.plan.get("split_seed", 0),
         "class_name_pattern": run.plan.get("class_name_pattern"),
     }
     write_atomic(out_dir / TRIAL_FILE, json.dumps(info, indent=1, default=str))
-    return ExportResult(out_dir, str(row["trial_id"]), labels, info["val_accuracy"])
+    return ExportResult(out_dir, row.trial_id, labels, row.val_accuracy)

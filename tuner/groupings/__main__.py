@@ -46,24 +46,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError(f"--classes must be from 2 to {n - 1} (fewer labels than the run's {n} classes), but got {args.classes}")
     if args.trial:
         row = run.row(args.trial)
-        grouping = row.get("grouping")
+        grouping = row.param("grouping")
         if isinstance(grouping, str) and grouping != "none":
-            raise ConfigError(f"--trial {args.trial} was trained on a grouping ({row['grouping']}); pick a trial on all {n} classes")
+            raise ConfigError(f"--trial {args.trial} was trained on a grouping ({grouping}); pick a trial on all {n} classes")
     else:
-        row = run.best_row(with_checkpoint=True, fine_labels_only=True)
-        if row is None:
+        best = run.best_row(with_checkpoint=True, fine_labels_only=True)
+        if best is None:
             raise DataError(f"{run.path}: no scored trial on all {n} classes has a checkpoint; a suggestion needs one (run more trials with grouping none)")
+        row = best
     folder = run.checkpoint(row)
     if folder is None or not (folder / CONFUSION_FILE).is_file():
-        raise DataError(f"{run.path}: trial {row['trial_id']} has no {CONFUSION_FILE} in its checkpoint; pick another with --trial")
+        raise DataError(f"{run.path}: trial {row.trial_id} has no {CONFUSION_FILE} in its checkpoint; pick another with --trial")
     confusion = load_confusion(folder / CONFUSION_FILE)
     why = why_not_learned(confusion)
     if why:
-        raise DataError(f"trial {row['trial_id']} of {run.path.name}: {why}; train longer or on more data, or pick a better trial with --trial")
+        raise DataError(f"trial {row.trial_id} of {run.path.name}: {why}; train longer or on more data, or pick a better trial with --trial")
     out = Path(args.out) if args.out else None
     name = args.name or (out.stem if out else f"suggested_{args.classes}")
     suggested = suggest_grouping(confusion, run.class_names, args.classes, name=name)
-    text = grouping_yaml(suggested, f"trial {row['trial_id']} of {run.path.name}, {run.metric} {float(row['objective']):.4f}")
+    text = grouping_yaml(suggested, f"trial {row.trial_id} of {run.path.name}, {run.metric} {float(row.objective or 0):.4f}")
     if out is None:
         sys.stdout.write(text)
         return 0

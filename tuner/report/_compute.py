@@ -83,10 +83,9 @@ def get_compute_info(run: Run) -> ComputeInfo:
     hours = float((per_trial * weight).sum() / 3600.0)
     best = run.best_row()
     best_trial, best_value, to_best, hours_to_best = None, float("nan"), None, float("nan")
-    if best is not None and _present(best.get("best_epoch")):
-        best_trial, best_value = str(best["trial_id"]), float(best["objective"])
-        history = json.loads(best["history"]) if isinstance(best.get("history"), str) else []
-        moment = next((h.get("time") for h in history if h.get("epoch") == int(best["best_epoch"])), None)
+    if best is not None and best.best_epoch is not None:
+        best_trial, best_value = best.trial_id, float(best.objective or 0)
+        moment = next((h.time for h in best.history if h.epoch == best.best_epoch), None)
         if moment is not None:
             to_best = _epochs_until(df, float(moment))
             if to_best is not None and epochs:

@@ -310,19 +310,19 @@ def get_confusion_info(run: Run) -> ConfusionInfo:
     checkpoint = run.checkpoint(best)
     path = checkpoint / CONFUSION_FILE if checkpoint is not None else None
     if path is None or not path.is_file():
-        return ConfusionInfo(trial_id=str(best["trial_id"]), note=f"trial {best['trial_id']} has no {CONFUSION_FILE}")
+        return ConfusionInfo(trial_id=str(best.trial_id), note=f"trial {best.trial_id} has no {CONFUSION_FILE}")
     try:
         counts = load_confusion(path)
     except DataError as exc:
-        return ConfusionInfo(trial_id=str(best["trial_id"]), note=str(exc))
-    labels = run.label_names(best.get("grouping"))
+        return ConfusionInfo(trial_id=str(best.trial_id), note=str(exc))
+    labels = run.label_names(best.param("grouping"))
     if counts.shape != (len(labels), len(labels)):
-        return ConfusionInfo(trial_id=str(best["trial_id"]), note=f"confusion matrix {counts.shape} does not match {len(labels)} labels")
+        return ConfusionInfo(trial_id=str(best.trial_id), note=f"confusion matrix {counts.shape} does not match {len(labels)} labels")
     order = cluster_order(counts)
     rows = counts.sum(axis=1, keepdims=True)
     rates = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=np.float64), where=rows > 0)
     idx = np.asarray(order)
-    return ConfusionInfo(str(best["trial_id"]), [labels[i] for i in order], rates[np.ix_(idx, idx)], counts[np.ix_(idx, idx)], order)
+    return ConfusionInfo(str(best.trial_id), [labels[i] for i in order], rates[np.ix_(idx, idx)], counts[np.ix_(idx, idx)], order)
 
 
 @dataclass(frozen=True)

@@ -182,13 +182,13 @@ def _summary(run: Run) -> str:
         lines.append(
             (
                 "best trial",
-                f"{best['trial_id']}: {best['architecture']}, {run.metric} {best['objective']:.4f}"
-                + (f", grouping {best['grouping']}" if isinstance(best.get("grouping"), str) else ""),
+                f"{best.trial_id}: {best.architecture}, {run.metric} {best.objective:.4f}"
+                + (f", grouping {best.param('grouping')}" if isinstance(best.param("grouping"), str) else ""),
             )
         )
     elif len(df):
         lines.append(("best trial", "none: every trial failed or none was scored; see the failure reasons below"))
-    cells = [(k, html.escape(str(v))) for k, v in lines] + _tool_links(run, None if best is None else str(best["trial_id"]))
+    cells = [(k, html.escape(str(v))) for k, v in lines] + _tool_links(run, None if best is None else str(best.trial_id))
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in cells)
     return f"<table class='summary'>{rows}</table>"
 

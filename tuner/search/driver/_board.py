@@ -12,7 +12,7 @@ from typing import Any
 from tuner._io import read_json
 from tuner._run import GROUPINGS_DIR, MLFLOW_FILE, OPTUNA_DB, PLAN_FILE, TEST_SCORES_FILE
 from tuner.errors import DataError
-from tuner.leaderboard import FILENAME, FORMAT_VERSION, DatasetMeta, RunMeta, SweepMeta, TrialStatus, write_leaderboard
+from tuner.leaderboard import FILENAME, FORMAT_VERSION, DatasetMeta, RunMeta, SweepMeta, TrialRow, TrialStatus, write_leaderboard
 from tuner.search.driver._rows import TRACKED_FILE, collect_rows
 from tuner.search.plan._contracts import Plan
 from tuner.search.plan._plan import random_weight_architectures
@@ -57,7 +57,7 @@ def write_run_leaderboard(
     ended: str | None = None,
     fresh: dict[str, str] | None = None,
     stopped: set[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[TrialRow]:
     """Collect every trial's row from the run's files and rewrite the leaderboard atomically.
 
     ``fresh`` maps trial ids to Tune's local staging folders, which are ahead of the run
@@ -65,7 +65,7 @@ def write_run_leaderboard(
     stopped the search.
     """
     rows = collect_rows(run_dir, plan.metric, plan.mode, running, test_scores(run_dir), fresh, tune_storage(run_dir, plan)[1], stopped)
-    _fill_probe_common(rows, run_dir, plan)
+    rows = _without_probe_common(rows, plan)
     write_leaderboard(run_dir / FILENAME, rows, _metadata(plan, ended))
     _sync_study(run_dir, plan, rows)
     if plan.mlflow_uri:
@@ -78,7 +78,7 @@ def write_run_leaderboard(
 _study_warned: set[str] = set()
 
 
-def _sync_study(run_dir: Path, plan: Plan, rows: list[dict[str, Any]]) -> None:
+def _sync_study(run_dir: Path, plan: Plan, rows: list[TrialRow]) -> None:
     """``RUN_DIR/optuna.db`` follows the leaderboard; a failure there is one warning, never
     a failed search (the leaderboard is the record, the study a view of it)."""
     from tuner.search.driver._console import say
@@ -86,7 +86,7 @@ def _sync_study(run_dir: Path, plan: Plan, rows: list[dict[str, Any]]) -> None:
     from tuner.search.plan._plan import stage_space
 
     try:
-        stages = {stage: stage_space(plan, stage) for stage in sorted({r["stage"] for r in rows})}
+        stages = {stage: stage_space(plan, stage) for stage in sorted({r.stage for r in rows})}
         sync_study(run_dir / OPTUNA_DB, rows, stages, plan.metric, plan.mode)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         key = f"{run_dir}:{type(exc).__name__}"
@@ -95,23 +95,21 @@ def _sync_study(run_dir: Path, plan: Plan, rows: list[dict[str, Any]]) -> None:
             say(f"warning: {run_dir / OPTUNA_DB} could not be updated ({type(exc).__name__}: {str(exc)[:200]}); the leaderboard is unaffected", err=True)
 
 
-def _sync_mlflow(run_dir: Path, plan: Plan, rows: list[dict[str, Any]], ended: str | None) -> None:
+def _sync_mlflow(run_dir: Path, plan: Plan, rows: list[TrialRow], ended: str | None) -> None:
     from tuner._run import CONFUSION_FILE
     from tuner.search.driver._console import say
     from tuner.search.driver._mlflow import sync_mlflow
 
-    def confusion(row: dict[str, Any]) -> Path | None:
-        folder = local_checkpoint(run_dir, plan, row.get("checkpoint_path"))
+    def confusion(row: TrialRow) -> Path | None:
+        folder = local_checkpoint(run_dir, plan, row.checkpoint_path)
         path = folder / CONFUSION_FILE if folder else None
         return path if path is not None and path.is_file() else None
 
     best = None
     if ended:
         sign = 1.0 if plan.mode == "max" else -1.0
-        scored = [
-            r for r in rows if r["stage"] == "search" and r.get("objective") is not None and r["status"] in (TrialStatus.COMPLETED, TrialStatus.STOPPED_EARLY)
-        ]
-        best = max(scored, key=lambda r: sign * float(r["objective"]))["trial_id"] if scored else None
+        scored = [r for r in rows if r.stage == "search" and r.objective is not None and r.status in (TrialStatus.COMPLETED, TrialStatus.STOPPED_EARLY)]
+        best = max(scored, key=lambda r: sign * float(r.objective or 0)).trial_id if scored else None
     sync_mlflow(run_dir, str(plan.mlflow_uri), plan.name, rows, confusion, best, lambda line: say(line, err=True))
 
 
@@ -124,18 +122,15 @@ def _upload_driver_files(run_dir: Path, remote: str) -> None:
     upload_files(run_dir, files, remote)
 
 
-def _fill_probe_common(rows: list[dict[str, Any]], run_dir: Path, plan: Plan) -> None:
+def _without_probe_common(rows: list[TrialRow], plan: Plan) -> list[TrialRow]:
     """Probe trials have no score on the common label space: it was clustered from their own
     validation confusions, so scoring them on it would be circular. Their fine-label scores
     (``val_accuracy``) stay; their ``val_accuracy_common`` and, when that is the metric, their
     ``objective`` are left empty, so nothing ranks or plots them beside the search's trials."""
     if not plan.common_grouping_file:
-        return
-    for row in rows:
-        if row["stage"] == "probe":
-            row["val_accuracy_common"] = None
-            if plan.metric == "val_accuracy_common":
-                row["objective"] = None
+        return rows
+    blank = {"val_accuracy_common": None, **({"objective": None} if plan.metric == "val_accuracy_common" else {})}
+    return [r.model_copy(update=blank) if r.stage == "probe" else r for r in rows]
 
 
 def tune_storage(run_dir: Path, plan: Plan) -> tuple[Any, str]:

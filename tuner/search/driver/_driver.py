@@ -19,7 +19,7 @@ from tuner._io import user_path, write_atomic
 from tuner._run import LOG_FILE, STOPPED_FILE, TRACKED_FILE
 from tuner._storage import join_uri
 from tuner.errors import ConfigError, FatalTrialError, SearchInterrupted, TunerError
-from tuner.leaderboard import FILENAME
+from tuner.leaderboard import FILENAME, TrialRow
 from tuner.search.driver._board import tune_storage, write_run_leaderboard
 from tuner.search.driver._cluster import RAY_ENV, check_remote_is_new, check_storage, cluster_shape, init_ray
 from tuner.search.driver._console import Console, say, search_console
@@ -173,7 +173,7 @@ def run_search(
     resume: bool = False,
     local: bool = False,
     callbacks: list[Any] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[TrialRow]:
     """Run (or resume) a search described by ``plan`` into ``run_dir``; returns the final rows.
 
     ``callbacks``: more ``ray.tune.Callback`` objects for every stage (module-level classes,
@@ -193,7 +193,7 @@ def run_search(
             log.unlink(missing_ok=True)  # refused before anything ran: leave nothing behind
 
 
-def _run_search(plan: Plan, run_dir: Path, resume: bool, console: Console, local: bool, callbacks: list[Any] | None) -> list[dict[str, Any]]:
+def _run_search(plan: Plan, run_dir: Path, resume: bool, console: Console, local: bool, callbacks: list[Any] | None) -> list[TrialRow]:
     import ray
 
     from tuner.data import index_dataset, open_cache

@@ -17,12 +17,13 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tuner._io import write_atomic
 from tuner._run import MLFLOW_FILE
-from tuner.leaderboard import TrialStatus
+from tuner.leaderboard import TrialRow, TrialStatus
 
 __all__ = ["MLFLOW_STATUS", "artifact_location", "sync_mlflow", "tracking_uri"]
 
@@ -34,6 +35,18 @@ MLFLOW_STATUS: dict[str, str] = {
     TrialStatus.INTERRUPTED: "KILLED",
     TrialStatus.RUNNING: "RUNNING",
 }
+
+
+@dataclass
+class _Logged:
+    """What one trial's MLflow run holds: its id, epochs, last status, the confusion artifact."""
+
+    run_id: str
+    epochs: int = 0
+    status: str | None = None
+    artifact: bool = False
+
+
 _METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1", "learning_rate")
 
 _trackers: dict[tuple[str, str], _Tracker] = {}
@@ -72,63 +85,58 @@ class _Tracker:
         else:
             self.experiment_id = found.experiment_id
         self.disabled = False
-        # trial id -> [run id, epochs logged, status logged, artifact logged]
-        self.runs: dict[str, list[Any]] = {}
+        self.runs: dict[str, _Logged] = {}  # trial id -> what its MLflow run holds
         for r in self.client.search_runs([self.experiment_id], max_results=50_000):
             trial_id = r.data.tags.get("tuner.trial_id")
             if trial_id:
                 tags = r.data.tags
-                self.runs[trial_id] = [r.info.run_id, int(tags.get("tuner.epochs_logged", 0)), tags.get("tuner.status"), tags.get("tuner.artifact") == "1"]
+                logged = int(tags.get("tuner.epochs_logged", 0))
+                self.runs[trial_id] = _Logged(r.info.run_id, logged, tags.get("tuner.status"), tags.get("tuner.artifact") == "1")
 
-    def sync(self, rows: Sequence[dict[str, Any]], confusion: Any, best: str | None) -> None:
+    def sync(self, rows: Sequence[TrialRow], confusion: Any, best: str | None) -> None:
         from mlflow.entities import Metric, Param, RunTag
-
-        from tuner._params import param_names
 
         client = self.client
         for row in rows:
-            trial_id = str(row["trial_id"])
-            history = json.loads(row.get("history") or "[]")
-            status = str(row.get("status"))
+            trial_id = row.trial_id
+            status = str(row.status)
             if trial_id not in self.runs:
-                run = client.create_run(self.experiment_id, run_name=trial_id, tags={"tuner.trial_id": trial_id, "tuner.stage": str(row.get("stage"))})
-                params = [Param(k, str(row.get(k))) for k in ("architecture", *param_names()) if row.get(k) is not None]
+                run = client.create_run(self.experiment_id, run_name=trial_id, tags={"tuner.trial_id": trial_id, "tuner.stage": row.stage})
+                values = {"architecture": row.architecture, **row.params}
+                params = [Param(k, str(v)) for k, v in values.items() if v is not None]
                 client.log_batch(run.info.run_id, params=params)
-                self.runs[trial_id] = [run.info.run_id, 0, None, False]
+                self.runs[trial_id] = _Logged(run.info.run_id)
             state = self.runs[trial_id]
-            run_id, logged = state[0], state[1]
-            new = [h for h in history if int(h.get("epoch") or 0) > logged]
+            run_id, logged = state.run_id, state.epochs
+            new = [h for h in row.history if int(h.epoch or 0) > logged]
             if new:
                 now = int(time.time() * 1000)
                 metrics = [
-                    Metric(k, float(h[k]), int(float(h.get("time") or now / 1000) * 1000), int(h["epoch"]))
-                    for h in new
-                    for k in _METRICS
-                    if h.get(k) is not None
+                    Metric(k, v, int(float(h.time or now / 1000) * 1000), int(h.epoch or 0)) for h in new for k in _METRICS if (v := h.value(k)) is not None
                 ]
-                client.log_batch(run_id, metrics=metrics, tags=[RunTag("tuner.epochs_logged", str(int(new[-1]["epoch"])))])
-                state[1] = int(new[-1]["epoch"])
-            if status != state[2]:
+                client.log_batch(run_id, metrics=metrics, tags=[RunTag("tuner.epochs_logged", str(int(new[-1].epoch or 0)))])
+                state.epochs = int(new[-1].epoch or 0)
+            if status != state.status:
                 tags = [RunTag("tuner.status", status)]
-                if row.get("failure_reason"):
-                    tags.append(RunTag("tuner.failure_reason", str(row["failure_reason"])[:5000]))
+                if row.failure_reason:
+                    tags.append(RunTag("tuner.failure_reason", row.failure_reason[:5000]))
                 client.log_batch(run_id, tags=tags)
                 if status == TrialStatus.RUNNING:
                     client.update_run(run_id, status="RUNNING")  # a resumed trial runs again
                 else:
                     client.set_terminated(run_id, status=MLFLOW_STATUS.get(status, "FINISHED"))
-                state[2] = status
-            if status != TrialStatus.RUNNING and not state[3]:
+                state.status = status
+            if status != TrialStatus.RUNNING and not state.artifact:
                 path = confusion(row)
                 if path is not None:
                     client.log_artifact(run_id, str(path))
                     client.set_tag(run_id, "tuner.artifact", "1")
-                    state[3] = True
+                    state.artifact = True
         if best is not None and best in self.runs:
-            client.set_tag(self.runs[best][0], "tuner.best", "true")
+            client.set_tag(self.runs[best].run_id, "tuner.best", "true")
 
 
-def sync_mlflow(run_dir: Path, uri: str, experiment: str, rows: Sequence[dict[str, Any]], confusion: Any, best: str | None, warn: Any) -> None:
+def sync_mlflow(run_dir: Path, uri: str, experiment: str, rows: Sequence[TrialRow], confusion: Any, best: str | None, warn: Any) -> None:
     """Bring the MLflow runs of ``experiment`` at ``uri`` in line with ``rows``.
 
     ``confusion(row)``: the local path of a trial's confusion matrix file, or ``None``.
@@ -144,7 +152,7 @@ def sync_mlflow(run_dir: Path, uri: str, experiment: str, rows: Sequence[dict[st
             if tracker is None:
                 tracker = _trackers[key] = _Tracker(uri, experiment)
             tracker.sync(rows, confusion, best)
-            record = {"uri": uri, "experiment": experiment, "experiment_id": tracker.experiment_id, "runs": {t: s[0] for t, s in tracker.runs.items()}}
+            record = {"uri": uri, "experiment": experiment, "experiment_id": tracker.experiment_id, "runs": {t: s.run_id for t, s in tracker.runs.items()}}
             write_atomic(run_dir / MLFLOW_FILE, json.dumps(record, indent=1))
         except Exception as exc:  # noqa: BLE001 - tracking must never fail a search
             if tracker is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from tuner._params import param_names
 from tuner._run import ERROR_FILE, FAILURE_FILE, PARAMS_FILE, RESULT_FILE, TRACKED_FILE, journal_path
-from tuner.leaderboard import TrialStatus
+from tuner.leaderboard import EpochMetrics, TrialRow, TrialStatus
 from tuner.search.plan._contracts import EpochReport
 
 __all__ = ["STAGES", "collect_rows", "read_trial", "trial_row"]
@@ -25,7 +25,6 @@ STAGES = ("probe", "search")
 INTERRUPTED = "the driver stopped before Tune recorded this trial, so the resumed search did not continue it; its epochs are kept"
 #: A trial running when the user stopped the search (Ctrl+C): ``--resume`` continues it.
 STOPPED = "the search was stopped while this trial ran; --resume continues it from its last checkpoint"
-_HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_accuracy_common", "balanced_accuracy", "macro_f1", "learning_rate", "time")
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
@@ -134,7 +133,7 @@ def trial_row(
     trial_dir: Path | None = None,
     test_scores: Mapping[str, float] | None = None,
     storage_root: str | None = None,
-) -> dict[str, Any]:
+) -> TrialRow:
     """One leaderboard row from a trial's params, per-epoch results and failure.
 
     The row's metrics are those of the trial's best epoch by ``metric``. ``storage_root`` is
@@ -172,33 +171,34 @@ def trial_row(
     else:
         status, reason = TrialStatus.STOPPED_EARLY, None
     src = best or last
-    row: dict[str, Any] = {
-        "trial_id": trial_id,
-        "stage": stage,
-        "status": status,
-        "failure_reason": reason,
-        "architecture": params.get("architecture"),
-        "weights": last.get("weights_used"),
-        "epochs_run": int(last.get("epoch", 0)) if last else 0,
-        "best_epoch": int(best["epoch"]) if best else None,
-        "objective": _finite(best.get(metric)) if best else None,
-        "checkpoint_path": _relative(best.get("checkpoint_path"), root) if best and root else (best or {}).get("checkpoint_path"),
-        "trial_dir": os.path.relpath(trial_dir, run_dir) if trial_dir and run_dir else None,
-        "history": json.dumps([{k: _finite(r.get(k)) for k in _HISTORY_KEYS} for r in results]),
-    }
-    for key in param_names():
-        row[key] = params.get(key)
-    for key in ("val_accuracy", "val_accuracy_common", "val_loss", "balanced_accuracy", "macro_f1", "images_per_second"):
-        row[key] = _finite(src.get(key))
-    for key in ("n_classes", "trainable_params", "total_params"):
-        row[key] = int(src[key]) if src.get(key) is not None else None
-    row["gpus"] = _finite(last.get("gpus"))
-    row["node"] = last.get("node")
-    row["setup_seconds"] = _finite(last.get("setup_seconds"))
-    row["train_seconds"] = _finite(last.get("train_seconds"))
-    if test_scores:
-        row["test_accuracy"] = _finite(test_scores.get("test_accuracy"))
-    return row
+
+    def count(key: str) -> int | None:
+        return int(src[key]) if src.get(key) is not None else None
+
+    return TrialRow(
+        trial_id=trial_id,
+        stage=stage,
+        status=status,
+        failure_reason=reason,
+        architecture=params.get("architecture"),
+        weights=last.get("weights_used"),
+        params={key: params.get(key) for key in param_names()},
+        epochs_run=int(last.get("epoch", 0)) if last else 0,
+        best_epoch=int(best["epoch"]) if best else None,
+        objective=_finite(best.get(metric)) if best else None,
+        checkpoint_path=_relative(best.get("checkpoint_path"), root) if best and root else (best or {}).get("checkpoint_path"),
+        trial_dir=os.path.relpath(trial_dir, run_dir) if trial_dir and run_dir else None,
+        history=tuple(EpochMetrics(**{k: _finite(r.get(k)) for k in EpochMetrics.model_fields}) for r in results),
+        **{key: _finite(src.get(key)) for key in ("val_accuracy", "val_accuracy_common", "val_loss", "balanced_accuracy", "macro_f1", "images_per_second")},
+        n_classes=count("n_classes"),
+        trainable_params=count("trainable_params"),
+        total_params=count("total_params"),
+        gpus=_finite(last.get("gpus")),
+        node=last.get("node"),
+        setup_seconds=_finite(last.get("setup_seconds")),
+        train_seconds=_finite(last.get("train_seconds")),
+        test_accuracy=_finite(test_scores.get("test_accuracy")) if test_scores else None,
+    )
 
 
 def trial_dirs(experiment_dir: Path) -> Iterable[tuple[str, Path]]:
@@ -231,7 +231,7 @@ def collect_rows(
     fresh: Mapping[str, str] | None = None,
     storage_root: str | None = None,
     stopped: set[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[TrialRow]:
     """Rows for every trial of every stage in ``run_dir``, best first within each stage.
 
     ``fresh`` maps trial ids to folders holding newer copies of their files (Tune's staging).
@@ -242,7 +242,7 @@ def collect_rows(
     for stage in STAGES:
         known = dict(trial_dirs(run_dir / stage))
         tracked_file = run_dir / stage / TRACKED_FILE
-        tracked = set(json.loads(tracked_file.read_text())) if tracked_file.is_file() else None
+        tracked = _tracked(tracked_file)
         for trial_id, path in fresh.items():
             # Tune stages a trial's files in <...>/<stage>/driver_artifacts/<trial folder>.
             staged_in = {Path(path).parent.name, Path(path).parent.parent.name}
@@ -273,5 +273,16 @@ def collect_rows(
                 )
             )
     sign = -1 if mode == "max" else 1
-    rows.sort(key=lambda r: (r["stage"] != "search", r["objective"] is None, sign * (r["objective"] or 0)))
+    rows.sort(key=lambda r: (r.stage != "search", r.objective is None, sign * (r.objective or 0)))
     return rows
+
+
+def _tracked(path: Path) -> set[str] | None:
+    """The trial folders Tune tracked when the stage ended (``None``: not known). The file only
+    refines which trials were interrupted; a damaged one must not stop a resume, so it counts
+    as absent."""
+    try:
+        names = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return {str(n) for n in names} if isinstance(names, list) else None

@@ -57,7 +57,7 @@ def resolve_auto_groupings(run_dir: Path, plan: Plan, source_dir: Path) -> Plan:
         dropped = sorted(plan.auto_groupings)
         say(
             f"warning: {', '.join(dropped)} dropped: the best {'probe ' if source_dir == run_dir else ''}trial "
-            f"{best['trial_id']} of {source_dir.name}: {why}. The search goes on without them; for groupings give the probe "
+            f"{best.trial_id} of {source_dir.name}: {why}. The search goes on without them; for groupings give the probe "
             f"more epochs (budget.probe_epochs) or more data, or use --groupings-from a run that learned",
             err=True,
         )
@@ -69,7 +69,7 @@ def resolve_auto_groupings(run_dir: Path, plan: Plan, source_dir: Path) -> Plan:
         name = "auto_" + safe_filename(label.split(":", 1)[1].replace("%", "pct"))
         suggested = suggest_grouping(confusion, list(plan.class_names), int(k), name=name)
         path = folder / f"{name}.yaml"
-        write_atomic(path, grouping_yaml(suggested, f"trial {best['trial_id']} of {source_dir.name}"))
+        write_atomic(path, grouping_yaml(suggested, f"trial {best.trial_id} of {source_dir.name}"))
         files[label] = str(path)
     return plan.evolve(grouping_files=files)
 

@@ -16,14 +16,13 @@ trials the database lacks, bring running ones up to date. It never deletes.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from tuner.leaderboard import TrialStatus
+from tuner.leaderboard import TrialRow, TrialStatus
 
 __all__ = ["STATES", "StudyTrial", "study_trials", "sync_study"]
 
@@ -53,41 +52,39 @@ class StudyTrial:
     user_attrs: dict[str, Any]
 
 
-def _sampled(space_fn: Any, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _sampled(space_fn: Any, row: TrialRow) -> tuple[dict[str, Any], dict[str, Any]]:
     """The parameters the sampler drew for ``row`` under their sampled names, with their
     distributions: the stage's define-by-run function replayed on the row's values."""
     import optuna
 
-    arch = row.get("architecture")
-    values = dict(row)
+    arch = row.architecture
+    values: dict[str, Any] = {"architecture": arch, **row.params}
     for name in ("unfrozen_blocks", "input_size"):  # sampled per architecture (their ranges differ)
-        values[f"{name}.{arch}"] = row.get(name)
+        values[f"{name}.{arch}"] = row.param(name)
     fixed = optuna.trial.FixedTrial(values)
     space_fn(fixed)
     return dict(fixed.params), dict(fixed.distributions)
 
 
-def study_trials(rows: Sequence[dict[str, Any]], stage: str, space_fn: Any, metric: str) -> list[StudyTrial]:
+def study_trials(rows: Sequence[TrialRow], stage: str, space_fn: Any, metric: str) -> list[StudyTrial]:
     """The Optuna trials of one stage's rows, in trial order (pure)."""
 
-    def started(row: dict[str, Any]) -> tuple[float, str]:
-        history = json.loads(row.get("history") or "[]")
-        first = history[0].get("time") if history else None
-        return (float(first) if first is not None else float("inf"), str(row["trial_id"]))
+    def started(row: TrialRow) -> tuple[float, str]:
+        first = row.history[0].time if row.history else None
+        return (float(first) if first is not None else float("inf"), row.trial_id)
 
     out = []
-    for row in sorted((r for r in rows if r.get("stage") == stage), key=started):  # trial numbers in start order
+    for row in sorted((r for r in rows if r.stage == stage), key=started):  # trial numbers in start order
         params, distributions = _sampled(space_fn, row)
-        history = json.loads(row.get("history") or "[]")
-        intermediate = {int(h["epoch"]): float(h[metric]) for h in history if h.get("epoch") is not None and h.get(metric) is not None}
-        state = STATES.get(str(row.get("status")), "FAIL")
-        value = row.get("objective") if state == "COMPLETE" else None
+        intermediate = {int(h.epoch): v for h in row.history if h.epoch is not None and (v := h.value(metric)) is not None}
+        state = STATES.get(str(row.status), "FAIL")
+        value = row.objective if state == "COMPLETE" else None
         if state == "COMPLETE" and value is None:
             state = "FAIL"  # finished without a score: Optuna's COMPLETE needs a value
-        attrs = {"trial_id": row["trial_id"], "status": row.get("status"), "epochs_run": int(row.get("epochs_run") or 0)}
-        if row.get("failure_reason"):
-            attrs["failure_reason"] = str(row["failure_reason"])
-        out.append(StudyTrial(row["trial_id"], state, None if value is None else float(value), params, distributions, intermediate, attrs))
+        attrs: dict[str, Any] = {"trial_id": row.trial_id, "status": str(row.status), "epochs_run": int(row.epochs_run or 0)}
+        if row.failure_reason:
+            attrs["failure_reason"] = row.failure_reason
+        out.append(StudyTrial(row.trial_id, state, value, params, distributions, intermediate, attrs))
     return out
 
 
@@ -101,7 +98,7 @@ def _storage(db: Path) -> Any:
     return _storages[url]
 
 
-def sync_study(db: Path, rows: Sequence[dict[str, Any]], stages: dict[str, Any], metric: str, mode: str) -> None:
+def sync_study(db: Path, rows: Sequence[TrialRow], stages: dict[str, Any], metric: str, mode: str) -> None:
     """Bring ``db`` in line with ``rows``: ``stages`` maps each stage name to its
     define-by-run function (the parameters' distributions come from it)."""
     import optuna
