@@ -67,9 +67,23 @@ def test_dry_run_prints_space_resources_and_estimate(tmp_path):
     assert "# resolved space\n" + plan.space.to_yaml().rstrip() in text  # the space the search would run, in full
     assert f"{plan.data_dir} (built-in demo): 10 classes" in text
     assert f"{plan.train_images} train / {plan.validation_images} validation / {plan.test_images} test images" in text
-    assert f"trial-epochs: ~{est['trial_epochs_asha']:g} with ASHA (at most {est['trial_epochs_exhaustive']:g}" in text
+    assert est["trial_epochs"] == est["trial_epochs_exhaustive"] == plan.num_samples * plan.max_epochs + plan.probe_samples * plan.probe_epochs
+    assert f"trial-epochs: {est['trial_epochs']:g} (every trial to max_epochs; budget.early_stopping: none)" in text
     assert f"GPU-hours: ~{est['gpu_hours']:g}" in text and "trials at a time" in text
     assert not list(runs.iterdir()), "a dry run writes nothing"
+
+
+def test_expected_epochs_follow_the_early_stopping_policy():
+    """The dry run's estimate: every epoch without early stopping; ASHA's rungs (finetune's 30
+    epochs, rungs at 2, 6, 18, eta 3: 2 + 4/3 + 12/9 + 12/27 = 5.11); Hyperband's brackets in
+    their shares, between the two, and close to what the replay saw them train."""
+    from tuner.search.plan._plan import expected_epochs_per_trial
+
+    assert expected_epochs_per_trial("none", 30, 2, 3) == 30
+    assert expected_epochs_per_trial("asha", 30, 2, 3) == pytest.approx(2 + 4 / 3 + 12 / 9 + 12 / 27)
+    hyperband = expected_epochs_per_trial("hyperband", 30, 2, 3)
+    assert expected_epochs_per_trial("asha", 30, 2, 3) < hyperband < 30 / 2
+    assert expected_epochs_per_trial("hyperband", 30, 30, 3) == expected_epochs_per_trial("asha", 30, 40, 3) == 30  # no rung below max
 
 
 @pytest.mark.parametrize(

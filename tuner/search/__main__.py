@@ -279,7 +279,11 @@ def _print_dry_run(plan: Plan, run_dir: Path) -> None:
     if plan.needs_probe:
         print(f"probe stage: {plan.probe_samples} trials x {plan.probe_epochs} epochs without grouping, to resolve {', '.join(plan.auto_groupings)}")
     print("\n# estimate")
-    print(f"trial-epochs: ~{est['trial_epochs_asha']:g} with ASHA (at most {est['trial_epochs_exhaustive']:g} if no trial were stopped)")
+    stopping = plan.space.budget.early_stopping
+    if stopping == "none":
+        print(f"trial-epochs: {est['trial_epochs']:g} (every trial to max_epochs; budget.early_stopping: none)")
+    else:
+        print(f"trial-epochs: ~{est['trial_epochs']:g} with {stopping} early stopping (at most {est['trial_epochs_exhaustive']:g} if no trial were stopped)")
     print(f"GPU-hours: ~{est['gpu_hours']:g} (assuming ~{est['assumed_images_per_second']:.0f} img/s per GPU, a T4-class card; measure yours)")
     print(f"\nrun directory: {run_dir}")
 

@@ -72,29 +72,46 @@ class Options:
     mlflow_uri: str | None = None
 
 
+def _epochs_per_trial(max_epochs: int, first_rung: float, eta: float) -> float:
+    """Expected epochs of a trial under successive halving with rungs at ``first_rung * eta**i``
+    below ``max_epochs``, a share ``1 / eta`` of the trials going on at each."""
+    epochs, prev, share, rung = 0.0, 0.0, 1.0, first_rung
+    while rung < max_epochs:
+        epochs += (rung - prev) * share
+        prev, share, rung = rung, share / eta, rung * eta
+    return epochs + (max_epochs - prev) * share
+
+
+def expected_epochs_per_trial(early_stopping: str, max_epochs: int, grace_period: int, eta: float) -> float:
+    """Expected epochs a trial trains under ``budget.early_stopping``: all of them (``none``),
+    plain ASHA's rungs (``asha``), or Hyperband's brackets with their trial shares
+    (``hyperband``; :class:`tuner.search.strategy._schedulers.HyperbandBrackets`)."""
+    if early_stopping == "none":
+        return float(max_epochs)
+    grace = min(grace_period, max_epochs)
+    if early_stopping == "asha":
+        return _epochs_per_trial(max_epochs, grace, eta)
+    rungs = max(0, math.ceil(math.log(max_epochs / grace, eta) - 1e-9))
+    # Bracket with k rungs (k = rungs .. 0) starts at grace * eta**(rungs - k); share eta**k / (k + 1).
+    weights = [eta**k / (k + 1) for k in range(rungs, -1, -1)]
+    epochs = [_epochs_per_trial(max_epochs, grace * eta ** (rungs - k), eta) for k in range(rungs, -1, -1)]
+    return sum(w * e for w, e in zip(weights, epochs)) / sum(weights)
+
+
 def estimate(plan: Plan) -> dict[str, float]:
-    """Expected trial-epochs under ASHA, the exhaustive bound, and GPU-hours (rough)."""
-    n, t, g, eta = plan.num_samples, plan.max_epochs, plan.grace_period, plan.reduction_factor
-    rungs: list[float] = []
-    r: float = g
-    while r < t:
-        rungs.append(r)
-        r *= eta
-    epochs_per_trial = 0.0
-    prev = 0.0
-    for i, rung in enumerate(rungs):
-        epochs_per_trial += (rung - prev) * eta ** (-i)
-        prev = rung
-    epochs_per_trial += (t - prev) * eta ** (-len(rungs))
-    asha = n * epochs_per_trial
+    """Expected trial-epochs under the space's early stopping, the bound if no trial were
+    stopped, and GPU-hours (rough)."""
+    budget = plan.space.budget
+    n, t = plan.num_samples, plan.max_epochs
+    expected = n * expected_epochs_per_trial(budget.early_stopping, t, plan.grace_period, plan.reduction_factor)
     probe = plan.probe_samples * plan.probe_epochs if plan.needs_probe else 0
     images = plan.train_images + plan.validation_images / 3.0  # validation is forward only
     speeds = [ASSUMED_IMAGES_PER_SECOND.get(a, _DEFAULT_IMAGES_PER_SECOND) for a in plan.architectures]
     speed = sum(speeds) / len(speeds)
     gpus = max(plan.gpus_per_trial or 1.0, 1.0)
-    hours = (asha + probe) * images / (speed * gpus) / 3600.0 * gpus
+    hours = (expected + probe) * images / (speed * gpus) / 3600.0 * gpus
     return {
-        "trial_epochs_asha": round(asha + probe, 1),
+        "trial_epochs": round(expected + probe, 1),
         "trial_epochs_exhaustive": float(n * t + probe),
         "gpu_hours": round(hours, 3),
         "assumed_images_per_second": speed,
