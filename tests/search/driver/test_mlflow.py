@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.search.test_study import _row
+from tests.search.driver.test_study import _row
 from tuner.search.driver._mlflow import sync_mlflow
 
 mlflow = pytest.importorskip("mlflow", reason="MLflow is an extra: pip install 'tuner[mlflow]' (the test extra has it)")
