@@ -248,9 +248,9 @@ class ProgressCallback(Callback):
                 tid, longest = max(silences.items(), key=lambda kv: kv[1])
                 if longest > 60:
                     quiet = f" | trial {tid} silent for {_duration(longest)} (limit {_duration(self.watchdog.limit(tid))})"
+        early = f"{stopped} stopped early, " if stopped else ""  # only under early stopping (budget.early_stopping)
         say(
-            f"[{self.stage}] {done}/{self.total} trials done ({stopped} stopped early by ASHA, {failed} failed), "
-            f"{running} running | {best} | {_duration(elapsed)} elapsed{eta}{quiet}",
+            f"[{self.stage}] {done}/{self.total} trials done ({early}{failed} failed), {running} running | {best} | {_duration(elapsed)} elapsed{eta}{quiet}",
         )
 
     def on_step_end(self, iteration, trials, **info):

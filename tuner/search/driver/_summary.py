@@ -95,7 +95,9 @@ def print_summary(run_dir: Path, rows: list[TrialRow], plan: Plan, out: TextIO) 
     statuses = {s: sum(1 for r in search if r.status == s) for s in (TrialStatus.COMPLETED, TrialStatus.STOPPED_EARLY, TrialStatus.FAILED)}
     done, early, n_failed = statuses[TrialStatus.COMPLETED], statuses[TrialStatus.STOPPED_EARLY], statuses[TrialStatus.FAILED]
     print(
-        f"\n{len(search)} trials: {done} completed, {early} stopped early by ASHA, {n_failed} failed"
+        f"\n{len(search)} trials: {done} completed, "
+        + (f"{early} stopped early, " if early else "")
+        + f"{n_failed} failed"
         + (f" (+{len(rows) - len(search)} probe trials)" if len(rows) > len(search) else ""),
         file=out,
     )
