@@ -346,6 +346,7 @@ DAMAGE = {
     "parquet_pages": lambda r: _flip(r / "leaderboard.parquet", 400),
     "run_json_list": lambda r: (r / "run.json").write_text("[1, 2]"),
     "run_json_not_json": lambda r: (r / "run.json").write_text("{not json"),
+    "run_json_bad_field": lambda r: (r / "run.json").write_text(json.dumps({**json.loads((r / "run.json").read_text()), "class_names": 7})),
     "confusion_garbage": lambda r: _confusion(r).write_bytes(b"\x93NUMPY garbage"),
     "confusion_nan": lambda r: np.save(_confusion(r), np.full((6, 6), np.nan)),
     "confusion_pickle": lambda r: np.save(_confusion(r), np.array([{"a": 1}], dtype=object), allow_pickle=True),
@@ -378,6 +379,7 @@ LEADERBOARD_DAMAGE = {
     "meta_bad_classes": lambda t: _meta(t, json.dumps({"format_version": 1, "dataset": {"classes": 7}}).encode()),
     "bad_history": lambda t: t.set_column(t.schema.get_field_index("history"), "history", _strings(t.num_rows, "{oops")),
     "bad_status": lambda t: t.set_column(t.schema.get_field_index("status"), "status", _strings(t.num_rows, "exploded")),
+    "bad_history_epoch": lambda t: t.set_column(t.schema.get_field_index("history"), "history", _strings(t.num_rows, '[{"epoch": "first"}]')),
 }
 
 

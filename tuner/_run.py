@@ -25,7 +25,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from tuner._io import read_json
 from tuner.errors import ConfigError, DataError
@@ -109,6 +111,25 @@ RESULT_FILE = "result.json"
 ERROR_FILE = "error.txt"
 
 
+class RunPlan(BaseModel):
+    """What the readers of a finished run (report, export, suggestions) need of its
+    ``run.json``: a typed view of tuner.search's ``Plan`` that also reads an older plan
+    (absent fields are their defaults; fields it does not need are ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    data_dir: str | None = None
+    metric: str | None = None
+    mode: str | None = None
+    class_names: tuple[str, ...] = ()
+    grouping_files: dict[str, str] = {}
+    remote: str | None = None
+    working_size: int | None = None
+    kind: Literal["finetune", "scratch"] | None = None
+    split_seed: int = 0
+    class_name_pattern: str | None = None
+
+
 @dataclass(frozen=True)
 class Run:
     """One run folder: its leaderboard (typed rows, and the same as a DataFrame for the report's
@@ -117,20 +138,20 @@ class Run:
     path: Path
     df: Any  # pandas.DataFrame
     meta: RunMeta
-    plan: dict[str, Any]
+    plan: RunPlan
     rows: tuple[TrialRow, ...] = ()
 
     @property
     def metric(self) -> str:
-        return self.meta.metric or self.plan.get("metric") or "val_accuracy"
+        return self.meta.metric or self.plan.metric or "val_accuracy"
 
     @property
     def mode(self) -> str:
-        return self.meta.mode or self.plan.get("mode") or "max"
+        return self.meta.mode or self.plan.mode or "max"
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.meta.dataset.classes or self.plan.get("class_names") or [])
+        return list(self.meta.dataset.classes or self.plan.class_names)
 
     def file(self, path: str | None) -> Path | None:
         """A file the run refers to; the run folder's own copy (``groupings/``) comes first,
@@ -147,7 +168,7 @@ class Run:
         """The YAML file of a grouping candidate (``None`` for ``none``)."""
         if not isinstance(grouping, str) or grouping == "none":
             return None  # None, NaN or pandas' NA: the trial had no grouping
-        files = self.meta.grouping_files or self.plan.get("grouping_files") or {}
+        files = self.meta.grouping_files or self.plan.grouping_files
         if str(grouping) not in files:
             raise DataError(f"{self.path}: grouping {grouping!r} of a trial is not among the run's grouping files {sorted(files)}")
         return self.file(files[str(grouping)])
@@ -169,7 +190,7 @@ class Run:
         if not rel:
             return False
         path = Path(rel) if os.path.isabs(rel) else self.path / rel
-        return path.is_dir() or bool(self.plan.get("remote") and not os.path.isabs(rel))
+        return path.is_dir() or bool(self.plan.remote and not os.path.isabs(rel))
 
     def checkpoint(self, row: TrialRow) -> Path | None:
         """The folder of a row's best checkpoint, or ``None`` if it has none on disk."""
@@ -179,11 +200,11 @@ class Run:
         path = Path(rel) if os.path.isabs(rel) else self.path / rel
         if path.is_dir():
             return path
-        if self.plan.get("remote") and not os.path.isabs(rel):
+        if self.plan.remote and not os.path.isabs(rel):
             # The run's checkpoints are on object storage: fetch this one into the local folder.
             from tuner._storage import download_dir
 
-            return download_dir(self.plan["remote"], rel, self.path)
+            return download_dir(self.plan.remote, rel, self.path)
         return None
 
     def best_row(self, *, with_checkpoint: bool = False, fine_labels_only: bool = False) -> TrialRow | None:
@@ -226,10 +247,17 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     if path.exists() and not path.is_dir():
         raise DataError(f"{str(path)!r} is a file, not a run directory; give the folder a search wrote (runs/<name>)")
     df, meta = read_leaderboard(path)
-    plan: dict[str, Any] = {}
+    plan = RunPlan()
     plan_file = path / PLAN_FILE
     if plan_file.exists():
-        plan = read_json(plan_file, "the run's plan", DataError)
+        from pydantic import ValidationError
+
+        try:
+            plan = RunPlan.model_validate(read_json(plan_file, "the run's plan", DataError))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise DataError(f"{plan_file} is damaged ({where}: {first['msg'][:80]}); restore it from a copy") from None
     return Run(path=path.resolve(), df=df, meta=RunMeta.model_validate(meta), plan=plan, rows=tuple(rows_of(df, path / FILENAME)))
 
 

@@ -61,7 +61,7 @@ def test_exported_model_reproduces_validation_accuracy_in_a_fresh_process(plante
     assert f"exported trial {best.trial_id}" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == ["labels.json", "model.keras", "preprocessing.json", "trial.json"]
     # The validation split, as files named by their true class (symlinks: nothing copied).
-    index = index_dataset(run.plan["data_dir"])
+    index = index_dataset(run.plan.data_dir)
     val = tmp_path / "validation"
     val.mkdir()
     for i, (path, label, split) in enumerate(zip(index.files, index.labels, index.splits)):

@@ -86,8 +86,8 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
         raise ConfigError(f"export folder {str(out_dir)!r} already holds an exported model; give a new folder (nothing was overwritten)")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"export folder {str(out_dir)!r} is a file; give a folder")
-    working_size = run.plan.get("working_size") or run.meta.working_size
-    kind = run.plan.get("kind") or run.meta.space.get("kind")
+    working_size = run.plan.working_size or run.meta.working_size
+    kind = run.plan.kind or run.meta.space.get("kind")
     if not working_size or not kind:
         raise DataError(f"{run.path}: run.json is missing or incomplete (working size, kind); the model cannot be rebuilt")
     params = _trial_params(run, row)
@@ -134,8 +134,8 @@ def export_trial(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], t
         "val_accuracy_common": row.val_accuracy_common,
         "test_accuracy": row.test_accuracy,
         "dataset": {"root": run.meta.dataset.root, "identity": run.meta.dataset.identity},
-        "split_seed": run.plan.get("split_seed", 0),
-        "class_name_pattern": run.plan.get("class_name_pattern"),
+        "split_seed": run.plan.split_seed,
+        "class_name_pattern": run.plan.class_name_pattern,
     }
     write_atomic(out_dir / TRIAL_FILE, json.dumps(info, indent=1, default=str))
     return ExportResult(out_dir, row.trial_id, labels, row.val_accuracy)
