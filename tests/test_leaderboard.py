@@ -69,3 +69,31 @@ def test_a_run_folder_reads_back_its_metadata_as_one_typed_record(tmp_path):
     assert run.meta.max_epochs == 10 and run.meta.metric == run.metric == "val_accuracy_common"
     older = RunMeta.model_validate({"format_version": 1, "name": "old"})  # a run before a field existed
     assert older.sweep is None and older.dataset.classes == []
+
+
+def test_a_row_with_every_field_set_survives_the_file_and_its_columns_come_from_the_model(tmp_path):
+    """``TrialRow`` is the one owner of the columns: each field is a column of its type (the
+    parameters spread, one column each), and a row with every field set reads back equal."""
+    import typing
+
+    from tuner._params import PARAM_COLUMNS
+    from tuner.leaderboard import EpochMetrics, TrialRow, read_rows
+
+    def kind(name: str) -> str:
+        annotation = TrialRow.model_fields[name].annotation
+        return next(t for t in typing.get_args(annotation) or (annotation,) if t is not type(None)).__name__
+
+    expected = {"str": "string", "int": "Int64", "float": "Float64"}
+    cols = columns()
+    for name in TrialRow.model_fields:
+        if name not in ("params", "history", "stage", "status"):
+            assert cols[name] == expected[kind(name)], name
+    assert {k: cols[k] for k in PARAM_COLUMNS} == PARAM_COLUMNS
+    values = {"float": 0.25, "int": 7, "str": "x"}
+    own = {name: values[kind(name)] for name in TrialRow.model_fields if name not in ("trial_id", "stage", "status", "params", "history")}
+    params = {k: {"Float64": 0.5, "Int64": 3, "string": "s"}[c] for k, c in PARAM_COLUMNS.items()}
+    history = (EpochMetrics(epoch=1, val_accuracy=0.5, time=1.0), EpochMetrics(epoch=2, loss=0.1))
+    row = TrialRow(trial_id="a", stage="probe", status="stopped_early", params=params, history=history, **own)
+    write_leaderboard(tmp_path / "leaderboard.parquet", [row], {})
+    (back,), _ = read_rows(tmp_path)
+    assert back == row

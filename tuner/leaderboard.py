@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -63,7 +63,10 @@ def _field_columns() -> tuple[dict[str, str], dict[str, str]]:
         if name == "params":
             side = 1
             continue
-        types = [t for t in typing.get_args(field.annotation) or (field.annotation,) if t is not type(None)]
+        annotation = field.annotation
+        if typing.get_origin(annotation) is Literal:  # Literal["probe", "search"]: its values' type
+            annotation = type(typing.get_args(annotation)[0])
+        types = [t for t in typing.get_args(annotation) or (annotation,) if t is not type(None)]
         kind = types[0]
         out[side][name] = "string" if name == "history" or (isinstance(kind, type) and issubclass(kind, str)) else _DTYPES[kind]
     return out
@@ -241,7 +244,7 @@ class TrialRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     trial_id: str
-    stage: str  # probe | search
+    stage: Literal["probe", "search"]
     status: TrialStatus
     failure_reason: str | None = None
     architecture: str | None = None

@@ -86,7 +86,7 @@ def _sync_study(run_dir: Path, plan: Plan, rows: list[TrialRow]) -> None:
     from tuner.search.plan._plan import stage_space
 
     try:
-        stages = {stage: stage_space(plan, stage) for stage in sorted({r.stage for r in rows})}
+        stages: dict[str, Any] = {stage: stage_space(plan, stage) for stage in sorted({r.stage for r in rows})}
         sync_study(run_dir / OPTUNA_DB, rows, stages, plan.metric, plan.mode)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         key = f"{run_dir}:{type(exc).__name__}"
