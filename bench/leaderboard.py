@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 EPOCHS = 15
 
 
-def write_run(run_dir: Path, n: int) -> dict:
+def write_run(run_dir: Path, n: int):
     from tuner._run import journal_path
 
     rng = np.random.default_rng(0)
@@ -45,6 +45,7 @@ def write_run(run_dir: Path, n: int) -> dict:
                 {
                     "architecture": "mobilenet_v2",
                     "lr": float(10 ** rng.uniform(-5, -2)),
+                    "lr_schedule": "cosine",
                     "optimizer": "adam",
                     "dropout": 0.2,
                     "dense_units": 512,
@@ -95,24 +96,20 @@ def write_run(run_dir: Path, n: int) -> dict:
         journal = journal_path(run_dir, "search", tid)
         journal.parent.mkdir(parents=True, exist_ok=True)
         journal.write_text(text)
-    return {
-        "tuner_version": "bench",
-        "name": "bench",
-        "space": {},
-        "space_source": "-",
-        "data_dir": "-",
-        "identity": "-",
-        "class_names": [str(i) for i in range(10)],
-        "metric": "val_accuracy_common",
-        "mode": "max",
-        "grouping_files": {},
-        "common_grouping_file": None,
-        "num_samples": n,
-        "max_epochs": EPOCHS,
-        "kind": "finetune",
-        "working_size": 64,
-        "started": "-",
-    }
+    return _plan(n)
+
+
+def _plan(n: int):
+    """The plan of a finetune search of ``n`` trials on the built-in digits (the trials' files
+    above are the bench's own; the plan gives the metric, the stages' spaces and names)."""
+    from tuner.search.plan._plan import Options, build_plan
+    from tuner.search.space._load import load_space
+
+    plan = build_plan(Options(space="finetune", name="bench", num_samples=n, max_epochs=EPOCHS))
+    # The whole finetune space (not the demo's): the trials' parameters above are in it, so
+    # the Optuna study is written too, as in a real search.
+    space = load_space("finetune").with_budget(num_samples=n, max_epochs=EPOCHS)
+    return plan.evolve(space=space, metric="val_accuracy_common", mode="max", common_grouping_file=None)
 
 
 class _Trial:

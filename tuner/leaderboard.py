@@ -229,8 +229,12 @@ class EpochMetrics(BaseModel):
 
     def value(self, metric: str) -> float | None:
         """The epoch's value of ``metric`` (``None``: not computed, or not one of its fields)."""
-        value = getattr(self, metric) if metric in EpochMetrics.model_fields else None
+        value = getattr(self, metric) if metric in _EPOCH_METRICS else None
         return None if value is None else float(value)
+
+
+#: EpochMetrics' field names (``model_fields`` is a property, slow in a loop).
+_EPOCH_METRICS = tuple(EpochMetrics.model_fields)
 
 
 class TrialRow(BaseModel):

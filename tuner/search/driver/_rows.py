@@ -22,6 +22,7 @@ from tuner.search.plan._contracts import EpochReport
 __all__ = ["STAGES", "collect_rows", "read_trial", "trial_row"]
 
 STAGES = ("probe", "search")
+_EPOCH_KEYS = tuple(EpochMetrics.model_fields)  # (``model_fields`` is a property, slow in a loop)
 INTERRUPTED = "the driver stopped before Tune recorded this trial, so the resumed search did not continue it; its epochs are kept"
 #: A trial running when the user stopped the search (Ctrl+C): ``--resume`` continues it.
 STOPPED = "the search was stopped while this trial ran; --resume continues it from its last checkpoint"
@@ -188,7 +189,7 @@ def trial_row(
         objective=_finite(best.get(metric)) if best else None,
         checkpoint_path=_relative(best.get("checkpoint_path"), root) if best and root else (best or {}).get("checkpoint_path"),
         trial_dir=os.path.relpath(trial_dir, run_dir) if trial_dir and run_dir else None,
-        history=tuple(EpochMetrics(**{k: _finite(r.get(k)) for k in EpochMetrics.model_fields}) for r in results),
+        history=tuple(EpochMetrics(**{k: _finite(r.get(k)) for k in _EPOCH_KEYS}) for r in results),
         **{key: _finite(src.get(key)) for key in ("val_accuracy", "val_accuracy_common", "val_loss", "balanced_accuracy", "macro_f1", "images_per_second")},
         n_classes=count("n_classes"),
         trainable_params=count("trainable_params"),
