@@ -22,11 +22,11 @@ class HyperbandBrackets(ASHAScheduler):
     everything on the first rung, Ray's ``brackets`` puts e-fold fewer trials in each later
     bracket. Hyperband hedges the bet evenly. Placement uses numpy's global generator, as Ray's.
 
-    With ``check_rungs`` a rung stops trials only while it ranks trials as their last epoch does
+    With ``check_rungs`` (a replay candidate, not a default: BENCHMARKS.md "Search strategies")
+    a rung stops trials only while it ranks trials as their last epoch does
     (:meth:`rung_trusted`): on a problem whose early epochs say little about the last one
     (MF-Hartmann's, Spearman -0.2..0.05 at epoch 1, against 0.24..0.45 on the image tables),
-    early stopping throws good trials away at random and TPE learns from noise; there the
-    search runs its trials to the end, as a search without early stopping would.
+    early stopping throws good trials away at random; there the rung lets every trial on.
     """
 
     #: A rung is judged once this many trials have both its epoch and the last one.
