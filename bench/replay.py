@@ -323,7 +323,9 @@ def _keras_tuner_run(table: Table, method: str, workers: int, rep: int, budget_e
 def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
     """Name -> ``run(table, workers, rep, budget_epochs)``. The first is tuner's default; the
     first six are the issue's comparison; the rest are the candidates for the default, each
-    named by what it adds to plain TPE + ASHA as Ray's OptunaSearch tells it."""
+    named by what it adds to its base: ``+ ...`` to plain TPE + ASHA as Ray's OptunaSearch tells
+    it, ``default ...`` to the first rounds' default (TPE + ASHA), ``hyperband ...`` to
+    ``budget.early_stopping: hyperband``, ``tpe (no early stop) ...`` to TPE without it."""
     from tuner.search.strategy._strategy import DEFAULT_POLICY, EARLY_STOPPING, SearchPolicy
 
     plain = SearchPolicy(tell_pruned=False, prior=False)

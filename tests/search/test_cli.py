@@ -76,7 +76,7 @@ def test_dry_run_prints_space_resources_and_estimate(tmp_path):
 def test_expected_epochs_follow_the_early_stopping_policy():
     """The dry run's estimate: every epoch without early stopping; ASHA's rungs (finetune's 30
     epochs, rungs at 2, 6, 18, eta 3: 2 + 4/3 + 12/9 + 12/27 = 5.11); Hyperband's brackets in
-    their shares, between the two, and close to what the replay saw them train."""
+    their shares, between the two."""
     from tuner.search.plan._plan import expected_epochs_per_trial
 
     assert expected_epochs_per_trial("none", 30, 2, 3) == 30
