@@ -21,12 +21,16 @@ __all__ = [
     "PARAM_DEFAULTS",
     "PARAM_HELP",
     "ParamSpec",
+    "ParamValue",
     "param_names",
     "register_param",
     "unregister_param",
 ]
 
 Column = Literal["Float64", "Int64", "string"]
+#: A sampled parameter's value: a trial's config, a leaderboard row (a column of one of the
+#: three types above).
+ParamValue = str | int | float
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tuner._params import PARAM_COLUMNS
+from tuner._params import PARAM_COLUMNS, ParamValue
 from tuner.errors import DataError
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "RunMeta",
     "SweepMeta",
     "EpochMetrics",
-    "ParamValue",
     "TrialRow",
     "TrialStatus",
     "columns",
@@ -206,9 +205,6 @@ class TrialStatus(str, Enum):
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in list(TrialStatus))
 
-#: A searchable parameter's value in a row (its column's type: tuner/_params.py).
-ParamValue = str | int | float | bool | None
-
 
 class EpochMetrics(BaseModel):
     """One epoch of a trial's history (the report's learning curves, the study's and MLflow's
@@ -253,7 +249,7 @@ class TrialRow(BaseModel):
     failure_reason: str | None = None
     architecture: str | None = None
     weights: str | None = None  # the weights the trial started from ("imagenet", a file, "none")
-    params: dict[str, ParamValue] = {}  # the searchable parameters, by tuner/_params.py's names
+    params: dict[str, ParamValue | None] = {}  # the searchable parameters, by tuner/_params.py's names
     n_classes: int | None = None
     epochs_run: int | None = None
     best_epoch: int | None = None
@@ -302,14 +298,8 @@ class TrialRow(BaseModel):
         params = {k: values[k] for k in PARAM_COLUMNS if k in values}
         return cls(**own, params=params, history=tuple(EpochMetrics.model_validate(h) for h in history))
 
-    def param(self, name: str) -> ParamValue:
+    def param(self, name: str) -> ParamValue | None:
         """A searchable parameter's value (``None``: the trial did not sample it)."""
-        return self.params.get(name)
-
-    def value(self, name: str) -> Any:
-        """A column's value by name: a field, or a searchable parameter (the report's axes)."""
-        if name in TrialRow.model_fields and name not in ("params", "history"):
-            return getattr(self, name)
         return self.params.get(name)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tuner._params import PARAM_DEFAULTS
+from tuner._params import PARAM_DEFAULTS, ParamValue
 from tuner.search.space._space import SearchSpace
 
 __all__ = ["PLAN_SCHEMA", "TRIAL_SCHEMA", "ClusterShape", "EpochReport", "Plan", "TrialConfig"]
@@ -23,8 +23,6 @@ __all__ = ["PLAN_SCHEMA", "TRIAL_SCHEMA", "ClusterShape", "EpochReport", "Plan",
 PLAN_SCHEMA: Literal[2] = 2  # 2: search/ in sub-packages (Tune's pickled state names their modules)
 #: The trial config schema (worker and driver of one version always agree; checked anyway).
 TRIAL_SCHEMA: Literal[1] = 1
-
-ParamValue = str | int | float
 
 
 class _Frozen(BaseModel):
