@@ -131,6 +131,7 @@ def test_a_value_a_trial_cannot_run_is_refused_before_anything_runs(tmp_path, pa
     ("text", "fragment"),
     [
         (BASE.replace("num_samples: 3", "num_samples: 3, reduction_factor: 1.0000000001"), "reduction_factor"),
+        (BASE.replace("num_samples: 3", "num_samples: 3, early_stopping: hyperbandd"), "'none', 'hyperband' or 'asha' (got 'hyperbandd')"),
         (BASE.replace("num_samples: 3", "num_samples: 3, sampler: grid")
          + "params:\n" + "".join(f"  {p}: {{choice: [{', '.join(str(v) for v in vals)}]}}\n" for p, vals in {
              "lr": [round(1e-4 * (i + 1), 6) for i in range(40)], "dropout": [round(i / 50, 3) for i in range(40)],
