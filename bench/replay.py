@@ -16,9 +16,15 @@ a worker's next epoch ends at its start plus the table's seconds, results reach 
 and the scheduler in time order (the scheduler first; a stopped trial's last result goes to
 the searcher's ``on_trial_complete`` only, as Tune does), and a free worker asks for a trial.
 
+A configuration tuner proposes again trains with the next seed (the product's ``seed +
+repeat``): the k-th trial of a point gets the table's seed ``(first + k) mod seeds``, its first
+seed drawn at random; KerasTuner's trials draw a seed each, a continued trial keeps its own.
+
 Budgets are fractions of the grid's trial-epochs (points x max_epochs). At each budget a
-strategy picks the configuration with the best validation accuracy of any epoch so far (what
-tuner's leaderboard and KerasTuner's oracle rank by). Its regret is the grid's best test
+strategy picks a configuration as its product would: tuner's strategies the best mean, over a
+configuration's ended trials, of each trial's best validation accuracy (a configuration with no
+ended trial: its running trials' best so far; ``tuner.leaderboard.rank_rows``); KerasTuner's
+and the grid the best validation accuracy of any epoch so far (KerasTuner's oracle). Its regret is the grid's best test
 accuracy minus the picked configuration's test accuracy, both the mean over the table's seeds
 of the test accuracy at the best validation epoch of a full training: the grid's best is the
 point a full grid would pick by validation.
@@ -136,12 +142,15 @@ class Run:
     events: list[tuple[float, int, float]]  # (finish time, point, validation accuracy of that epoch)
     trials: list[int] = field(default_factory=list)  # each trial's point, in the order proposed
     reached: list[int] = field(default_factory=list)  # each trial's epochs trained (same order)
+    #: tuner's: each event's (trial number, whether the trial ended with it); the pick is by mean.
+    owners: list[tuple[int, bool]] | None = None
 
 
 def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: int) -> Run:
     """tuner's searcher and scheduler, as a Tune search drives them."""
     import numpy as np
 
+    from tuner.leaderboard import REPEAT
     from tuner.search.plan._plan import define_by_run
     from tuner.search.space._space import SearchSpace
     from tuner.search.strategy._strategy import make_scheduler, make_searcher
@@ -165,7 +174,8 @@ def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: 
     heap: list[tuple[float, int, str, int]] = []
     trials: dict[str, tuple[Any, int, int, float]] = {}  # id -> (trial, point, seed, best)
     clock, counter, used = 0.0, 0, 0
-    run = Run(events)
+    run = Run(events, owners=[])
+    first_seed: dict[int, int] = {}
 
     def start(now: float) -> bool:
         nonlocal counter
@@ -174,7 +184,10 @@ def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: 
         if config is None:
             return False
         counter += 1
-        point, seed = table.point_of(config), int(rng.integers(table.val.shape[1]))
+        point = table.point_of(config)
+        if point not in first_seed:
+            first_seed[point] = int(rng.integers(table.val.shape[1]))
+        seed = (first_seed[point] + int(config.get(REPEAT, 0))) % table.val.shape[1]
         trial = _Trial(trial_id)
         scheduler.on_trial_add(None, trial)
         trials[trial_id] = (trial, point, seed, -1.0)
@@ -198,6 +211,7 @@ def _tune_run(table: Table, policy: Any, workers: int, rep: int, budget_epochs: 
         result = {"epoch": epoch, "training_iteration": epoch, "objective": best, "finished": last}
         decision = scheduler.on_trial_result(None, trial, result)
         stop = decision == "STOP"
+        run.owners.append((int(trial_id[1:]), stop or last))  # type: ignore[union-attr]
         if not stop:
             searcher.on_trial_result(trial_id, result)
         if stop or last:
@@ -389,11 +403,27 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
         "tpe (no early stop) + independent": tune(plain.with_(early_stopping=False, multivariate=False)),
         "hyperband + rung check": tune(hyperband.with_(check_rungs=True)),
         "hyperband + rung check - prior (startup 1/3 up to 10)": tune(hyperband.with_(check_rungs=True, prior=False, startup=1 / 3, startup_cap=10)),
+        # Candidates against the stall of the third round (re-evaluation; the pick by mean):
+        "tpe (no early stop) + prior + confirm 2": tune(plain.with_(early_stopping=False, prior=True, confirm=2)),
+        "tpe (no early stop) + prior + confirm 3": tune(plain.with_(early_stopping=False, prior=True, confirm=3)),
+        "tpe (no early stop) + prior + fresh": tune(plain.with_(early_stopping=False, prior=True, fresh=True)),
+        "tpe (no early stop) + prior + confirm 2 + fresh": tune(plain.with_(early_stopping=False, prior=True, confirm=2, fresh=True)),
+        "tpe (no early stop) + prior + confirm 3 + fresh": tune(plain.with_(early_stopping=False, prior=True, confirm=3, fresh=True)),
+        "tpe (no early stop) + prior + confirm 2 top 2": tune(plain.with_(early_stopping=False, prior=True, confirm=2, confirm_top=2)),
+        "tpe (no early stop) + prior + confirm 2 top 3": tune(plain.with_(early_stopping=False, prior=True, confirm=2, confirm_top=3)),
+        "tpe (no early stop) + prior + confirm 3 top 2": tune(plain.with_(early_stopping=False, prior=True, confirm=3, confirm_top=2)),
+        "tpe (no early stop) + prior + confirm 2 + fresh after 2": tune(plain.with_(early_stopping=False, prior=True, confirm=2, fresh=True, fresh_after=2)),
+        "tpe (no early stop) + prior + confirm 2 + fresh after 3": tune(plain.with_(early_stopping=False, prior=True, confirm=2, fresh=True, fresh_after=3)),
+        "tpe (no early stop) + prior + confirm 2 + constant liar": tune(plain.with_(early_stopping=False, prior=True, confirm=2, constant_liar=True)),
+        "tpe (no early stop) + prior + confirm 2 + random 1/8": tune(plain.with_(early_stopping=False, prior=True, confirm=2, random_fraction=1 / 8)),
+        "tpe (no early stop) + prior + confirm 3 + fresh after 3": tune(plain.with_(early_stopping=False, prior=True, confirm=3, fresh=True, fresh_after=3)),
     }
 
 
 def _picks(table: Table, run: Run, budgets: list[int]) -> list[tuple[float, float]]:
     """(regret in points, simulated seconds) at each budget (epochs)."""
+    if run.owners is not None:
+        return _picks_by_mean(table, run, budgets)
     out = []
     best_value, best_point, k = -1.0, -1, 0
     events = sorted(run.events)
@@ -405,6 +435,45 @@ def _picks(table: Table, run: Run, budgets: list[int]) -> list[tuple[float, floa
             k += 1
         clock = events[k - 1][0] if k else 0.0
         out.append((100.0 * (table.reference - float(table.quality[best_point])), clock))
+    return out
+
+
+def _picks_by_mean(table: Table, run: Run, budgets: list[int]) -> list[tuple[float, float]]:
+    """:func:`_picks` for tuner's strategies, as ``tuner.leaderboard.rank_rows``: the
+    configuration with the best mean of its trials' best validation accuracy, over its ended
+    trials that trained its most epochs (a configuration with no ended trial: its running
+    trials' best so far)."""
+    assert run.owners is not None and len(run.owners) == len(run.events)
+    best: dict[int, float] = {}
+    epochs: dict[int, int] = {}
+    point_of: dict[int, int] = {}
+    ended: set[int] = set()
+    out, k = [], 0
+    for b in budgets:
+        while k < min(b, len(run.events)):
+            _, point, value = run.events[k]
+            trial, last = run.owners[k]
+            best[trial] = max(best.get(trial, -1.0), value)
+            epochs[trial] = epochs.get(trial, 0) + 1
+            point_of[trial] = point
+            if last:
+                ended.add(trial)
+            k += 1
+        groups: dict[int, list[int]] = {}
+        for trial in best:
+            groups.setdefault(point_of[trial], []).append(trial)
+        ranked: dict[int, float] = {}
+        for p, trials in groups.items():
+            done = [t for t in trials if t in ended]
+            if done:
+                deepest = max(epochs[t] for t in done)
+                scores = [best[t] for t in done if epochs[t] == deepest]
+                ranked[p] = sum(scores) / len(scores)
+            else:
+                ranked[p] = max(best[t] for t in trials)
+        pick = max(ranked, key=lambda p: ranked[p]) if ranked else -1
+        clock = run.events[k - 1][0] if k else 0.0
+        out.append((100.0 * (table.reference - float(table.quality[pick])), clock))
     return out
 
 

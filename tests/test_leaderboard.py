@@ -97,3 +97,47 @@ def test_a_row_with_every_field_set_survives_the_file_and_its_columns_come_from_
     write_leaderboard(tmp_path / "leaderboard.parquet", [row], {})
     (back,), _ = read_rows(tmp_path)
     assert back == row
+
+
+def _ranked_row(trial_id: str, lr: float, objective: float | None, status: str = "completed", epochs: int = 6, **kw):
+    return {**ROW, "trial_id": trial_id, "lr": lr, "objective": objective, "status": status, "epochs_run": epochs, **kw}
+
+
+def test_a_configuration_trained_again_ranks_by_its_mean_and_its_best_trial_leads_it():
+    from tuner.leaderboard import config_scores, rank_rows
+
+    rows = typed(
+        [
+            _ranked_row("lucky", 0.01, 0.90),  # 0.90 and 0.80: mean 0.85
+            _ranked_row("single", 0.02, 0.86),
+            _ranked_row("again", 0.01, 0.80, repeat=1),
+            _ranked_row("broken", 0.03, None, status="failed"),
+        ]
+    )
+    assert [r.trial_id for r in rank_rows(rows)] == ["single", "lucky", "again", "broken"]
+    assert config_scores(rows)["again"] == pytest.approx((0.85, 2))
+    assert [r.trial_id for r in rank_rows(rows, mode="min")] == ["again", "lucky", "single", "broken"]
+
+
+def test_a_configuration_is_averaged_over_its_ended_trials_that_trained_longest():
+    from tuner.leaderboard import config_scores
+
+    rows = typed(
+        [
+            _ranked_row("full", 0.01, 0.90),
+            _ranked_row("stopped", 0.01, 0.50, status="stopped_early", epochs=2),  # fewer epochs: not averaged in
+            _ranked_row("rerun", 0.01, 0.40, status="running", epochs=1),  # still running: not averaged in
+            _ranked_row("alone", 0.02, 0.70, status="running", epochs=1),  # nothing ended: its best so far
+        ]
+    )
+    scores = config_scores(rows)
+    assert scores["full"] == scores["stopped"] == scores["rerun"] == (0.90, 1)
+    assert scores["alone"] == (0.70, 1)
+
+
+def test_a_leaderboard_written_before_the_repeat_column_reads_as_first_trainings(tmp_path):
+    write_leaderboard(tmp_path / "leaderboard.parquet", typed([ROW]), {"name": "x"})
+    table = pq.read_table(tmp_path / "leaderboard.parquet")
+    pq.write_table(table.drop(["repeat"]), tmp_path / "leaderboard.parquet")
+    df, _ = read_leaderboard(tmp_path)
+    assert df["repeat"].tolist() == [0]

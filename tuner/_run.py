@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tuner._io import read_json
 from tuner.errors import ConfigError, DataError
-from tuner.leaderboard import FILENAME, RunMeta, TrialRow, TrialStatus, read_leaderboard, rows_of
+from tuner.leaderboard import FILENAME, RunMeta, TrialRow, TrialStatus, rank_rows, read_leaderboard, rows_of
 
 __all__ = [
     "COMMON_GROUPING_FILE",
@@ -208,15 +208,15 @@ class Run:
         return None
 
     def best_row(self, *, with_checkpoint: bool = False, fine_labels_only: bool = False) -> TrialRow | None:
-        """The best scored, non-failed row (search stage first), or ``None``."""
+        """The best trial of the best configuration (search stage first; scored, not failed;
+        ``tuner.leaderboard.rank_rows``), or ``None``."""
         ok = [r for r in self.rows if r.status != TrialStatus.FAILED and r.objective is not None]
         if fine_labels_only and self.class_names:
             ok = [r for r in ok if r.n_classes == len(self.class_names)]
         if with_checkpoint:
             ok = [r for r in ok if self.has_checkpoint(r)]
-        sign = -1.0 if self.mode == "max" else 1.0
-        # sorted is stable: among equal scores, the leaderboard's order
-        ranked = sorted(ok, key=lambda r: (r.stage != "search", sign * float(r.objective or 0)))
+        # By configuration (a configuration trained again scores its mean), then its best trial.
+        ranked = rank_rows(ok, mode=self.mode)
         return ranked[0] if ranked else None
 
     def row(self, trial_id: str) -> TrialRow:

@@ -29,7 +29,12 @@ __all__ = [
     "EpochMetrics",
     "TrialRow",
     "TrialStatus",
+    "REPEAT",
+    "rank_by_mean",
+    "rank_rows",
+    "config_scores",
     "columns",
+    "config_key",
     "read_rows",
     "write_leaderboard",
     "read_leaderboard",
@@ -39,6 +44,31 @@ __all__ = [
 FORMAT_VERSION = 1
 FILENAME = "leaderboard.parquet"
 _META_KEY = b"tuner"
+#: A trial's config key and leaderboard column: how many earlier trials trained the same
+#: configuration (its parameters); the trial trains with the run's seed plus this.
+REPEAT = "repeat"
+#: Columns added after format 1 was first written, with the value an older file means.
+_LATER_COLUMNS: dict[str, Any] = {REPEAT: 0}
+
+
+def config_key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A hashable identity of a configuration: its parameters, missing ones left out."""
+    return tuple(sorted((str(k), repr(v)) for k, v in params.items() if v is not None))
+
+
+def rank_by_mean(scored: Sequence[tuple[Mapping[str, Any], float]], *, maximize: bool = True) -> list[tuple[Mapping[str, Any], float, int]]:
+    """Configurations best first by their mean score over their trials: ``(params, mean, trials)``.
+
+    ``scored`` is ``(params, score)`` per trial; trials with equal parameters are one
+    configuration (:func:`config_key`). A search ranks configurations this way rather than by
+    their best single trial: a configuration trained twice is judged on both trainings, so one
+    lucky initialisation does not top the leaderboard. Ties keep the first configuration seen.
+    """
+    groups: dict[tuple[tuple[str, str], ...], tuple[Mapping[str, Any], list[float]]] = {}
+    for params, score in scored:
+        groups.setdefault(config_key(params), (params, []))[1].append(score)
+    ranked = [(params, sum(scores) / len(scores), len(scores)) for params, scores in groups.values()]
+    return sorted(ranked, key=lambda r: -r[1] if maximize else r[1])  # stable: ties keep their order
 
 
 def columns() -> dict[str, str]:
@@ -250,6 +280,7 @@ class TrialRow(BaseModel):
     architecture: str | None = None
     weights: str | None = None  # the weights the trial started from ("imagenet", a file, "none")
     params: dict[str, ParamValue | None] = {}  # the searchable parameters, by tuner/_params.py's names
+    repeat: int = 0  # earlier trials of the same configuration (the trial trained with seed + repeat)
     n_classes: int | None = None
     epochs_run: int | None = None
     best_epoch: int | None = None
@@ -294,13 +325,60 @@ class TrialRow(BaseModel):
 
         values = {k: plain(v) for k, v in record.items()}
         history = json.loads(values.get("history") or "[]")
-        own = {k: values.get(k) for k in cls.model_fields if k not in ("params", "history")}
+        own = {k: values[k] for k in cls.model_fields if k not in ("params", "history") and k in values}
         params = {k: values[k] for k in PARAM_COLUMNS if k in values}
         return cls(**own, params=params, history=tuple(EpochMetrics.model_validate(h) for h in history))
 
     def param(self, name: str) -> ParamValue | None:
         """A searchable parameter's value (``None``: the trial did not sample it)."""
         return self.params.get(name)
+
+
+def _row_config(row: TrialRow) -> tuple[tuple[str, str], ...]:
+    return config_key({**row.params, "architecture": row.architecture, "stage": row.stage})
+
+
+def config_scores(rows: Sequence[TrialRow], *, mode: str = "max") -> dict[str, tuple[float, int]]:
+    """Each scored, non-failed row's configuration score: ``trial_id -> (score, trials)``.
+
+    A configuration (equal parameters in one stage) scores the mean of its trials'
+    objectives over those that trained its most epochs, running trials left out once one has
+    ended (a trial stopped after two epochs is not averaged with one that trained them all;
+    one at epoch 1 of a re-run does not drag a finished one down). ``trials`` is how many
+    were averaged. See :func:`rank_by_mean`.
+    """
+    groups: dict[tuple[tuple[str, str], ...], list[TrialRow]] = {}
+    for row in rows:
+        if row.status != TrialStatus.FAILED and row.objective is not None:
+            groups.setdefault(_row_config(row), []).append(row)
+    out: dict[str, tuple[float, int]] = {}
+    for members in groups.values():
+        ended = [r for r in members if r.status != TrialStatus.RUNNING]
+        if ended:
+            deepest = max(int(r.epochs_run or 0) for r in ended)
+            counted = [float(r.objective) for r in ended if int(r.epochs_run or 0) == deepest]  # type: ignore[arg-type]
+            score, n = sum(counted) / len(counted), len(counted)
+        else:  # nothing ended yet: the best so far
+            values = [float(r.objective) for r in members]  # type: ignore[arg-type]
+            score, n = (max(values) if mode == "max" else min(values)), 1
+        for r in members:
+            out[r.trial_id] = (score, n)
+    return out
+
+
+def rank_rows(rows: Sequence[TrialRow], *, mode: str = "max") -> list[TrialRow]:
+    """The leaderboard's order: the search stage first; within a stage, scored rows by their
+    configuration's score (:func:`config_scores`), a configuration's best trial first, then
+    rows without a score (failed, not yet scored) in their order."""
+    scores = config_scores(rows, mode=mode)
+    sign = -1.0 if mode == "max" else 1.0
+
+    def key(r: TrialRow) -> tuple[bool, bool, float, float]:
+        if r.trial_id not in scores:
+            return (r.stage != "search", True, 0.0, 0.0)
+        return (r.stage != "search", False, sign * scores[r.trial_id][0], sign * float(r.objective or 0.0))
+
+    return sorted(rows, key=key)  # stable: ties keep their order
 
 
 def read_leaderboard(run_dir: str | os.PathLike[str]):
@@ -318,6 +396,9 @@ def read_leaderboard(run_dir: str | os.PathLike[str]):
         df = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - a torn or corrupt file is a data problem
         raise DataError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:80]}); restore it from a copy, or --resume the search to rewrite it") from None
+    for column, value in _LATER_COLUMNS.items():
+        if column not in df.columns:
+            df[column] = value
     missing = [c for side in _field_columns() for c in side if c not in df.columns]
     if missing:
         raise DataError(f"{path} has no column {missing[0]!r}; it was not written by tuner or is damaged, restore it from a copy")

@@ -315,3 +315,19 @@ def test_probe_rows_get_no_score_on_the_common_space():
     rows = _without_probe_common(typed(records), plan)  # type: ignore[arg-type]
     assert rows[0].objective is None and rows[0].val_accuracy_common is None and rows[0].val_accuracy == 0.8
     assert rows[1].objective == 0.9
+
+
+def test_a_configuration_trained_again_ranks_by_its_mean_in_the_report(tmp_path):
+    """The best trial is the best of the best configuration by mean; its row says so; the
+    top table keeps the configuration's trials together."""
+    lucky, again = _one_trial_rows(objective=0.9)[0], _one_trial_rows(objective=0.7, repeat=1)[0]
+    single = {**_one_trial_rows(objective=0.85)[0], "lr": 0.02}
+    rows = [{**lucky, "trial_id": "lucky"}, {**again, "trial_id": "again"}, {**single, "trial_id": "single"}]
+    write_leaderboard(tmp_path / FILENAME, typed(rows), _meta())
+    run = load_run(tmp_path)
+    assert run.best_row().trial_id == "single"
+    assert get_top_table(run, 5)["trial_id"].tolist() == ["single", "lucky", "again"]
+    rows[2]["objective"] = 0.75  # now the configuration trained twice (mean 0.80) leads
+    write_leaderboard(tmp_path / FILENAME, typed(rows), _meta())
+    page = build_report(tmp_path, tmp_path / "out").html.read_text()
+    assert "lucky: lenet5, val_accuracy 0.9000, grouping none (its configuration trained 2 times, with another seed each: mean 0.8000)" in page

@@ -42,7 +42,7 @@ __all__ = [
 def top_columns() -> tuple[str, ...]:
     """The top table's columns: every searchable parameter (registry order) among them."""
     return (
-        "trial_id", "stage", "status", "architecture", "weights", *param_names(), "n_classes",
+        "trial_id", "stage", "status", "architecture", "weights", *param_names(), "repeat", "n_classes",
         "objective", "val_accuracy", "val_accuracy_common", "test_accuracy", "balanced_accuracy",
         "macro_f1", "val_loss", "epochs_run", "best_epoch", "train_seconds", "setup_seconds", "images_per_second",
         "gpus", "failure_reason",
@@ -61,9 +61,13 @@ def _ranked(run: Run):
     existed, and that space was clustered from their own validation confusions, so their
     score on it would be circular (a probe at 1.00 beside search trials at 0.9).
     """
+    from tuner.leaderboard import rank_rows
+
     df = run.df
     ok = df[(df["status"] != TrialStatus.FAILED) & df["objective"].notna() & (df["stage"] != "probe")]
-    return ok.sort_values("objective", ascending=run.mode != "max", kind="stable")
+    # The leaderboard's order (a configuration trained again ranks by its mean).
+    order = {r.trial_id: i for i, r in enumerate(rank_rows(run.rows, mode=run.mode))}
+    return ok.iloc[sorted(range(len(ok)), key=lambda i: order.get(ok["trial_id"].iloc[i], len(order)))]
 
 
 def get_top_table(run: Run, top: int = 20):

@@ -19,6 +19,7 @@ from typing import Any
 
 from tuner._io import write_atomic
 from tuner._run import REPORT_DIR, Run, load_run
+from tuner.leaderboard import TrialRow, config_scores
 from tuner.report import _compute, _draw, _figures
 
 __all__ = ["FIGURES", "Figure", "ReportResult", "build_report"]
@@ -183,7 +184,8 @@ def _summary(run: Run) -> str:
             (
                 "best trial",
                 f"{best.trial_id}: {best.architecture}, {run.metric} {best.objective:.4f}"
-                + (f", grouping {best.param('grouping')}" if isinstance(best.param("grouping"), str) else ""),
+                + (f", grouping {best.param('grouping')}" if isinstance(best.param("grouping"), str) else "")
+                + _trained_again(run, best),
             )
         )
     elif len(df):
@@ -191,6 +193,12 @@ def _summary(run: Run) -> str:
     cells = [(k, html.escape(str(v))) for k, v in lines] + _tool_links(run, None if best is None else str(best.trial_id))
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in cells)
     return f"<table class='summary'>{rows}</table>"
+
+
+def _trained_again(run: Run, best: TrialRow) -> str:
+    """What the best trial's configuration scored over its trainings, if it had several."""
+    score, trainings = config_scores(run.rows, mode=run.mode).get(best.trial_id, (0.0, 1))
+    return f" (its configuration trained {trainings} times, with another seed each: mean {score:.4f})" if trainings > 1 else ""
 
 
 def _tool_links(run: Run, best: str | None) -> list[tuple[str, str]]:
@@ -281,7 +289,8 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         f"<title>tuner report: {name}</title><style>{_CSS}</style></head><body>"
         f"<h1>tuner report: {name}</h1>{_summary(run)}"
         f"<section id='leaderboard'><h2>Leaderboard (top {top})</h2>"
-        f"<p class='caption'>Best {html.escape(run.metric)} first; failed trials last, with their reason.</p>{table}</section>"
+        f"<p class='caption'>Best {html.escape(run.metric)} first (a configuration trained more than once, with another seed "
+        f"each, by its mean, its trials together: column <code>repeat</code>); failed trials last, with their reason.</p>{table}</section>"
         + "".join(sections)
         + f"<p class='caption'>Written by tuner from {html.escape(str(run.path))} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.</p>"
         "</body></html>"

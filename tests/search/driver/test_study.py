@@ -49,7 +49,7 @@ def test_rows_become_trials_with_the_samplers_names_states_and_learning_curves()
     assert trials[0].params["unfrozen_blocks.mobilenet_v2"] == 3 and trials[1].params["unfrozen_blocks.resnet50"] == 3
     assert trials[0].distributions["lr"] == optuna.distributions.FloatDistribution(1e-5, 1e-2, log=True)
     assert trials[1].intermediate == {1: pytest.approx(0.7)}
-    assert trials[2].user_attrs["failure_reason"] == "nan_loss"
+    assert trials[2].user_attrs["failure_reason"] == "nan_loss" and trials[2].user_attrs["repeat"] == 0
 
 
 def test_random_weights_are_not_sampled_so_they_are_not_parameters():

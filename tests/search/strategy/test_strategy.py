@@ -300,3 +300,59 @@ def test_a_space_picks_how_trials_stop(stopping, kind):
     probe = stage_policy("tpe", space.budget.early_stopping, probe=True)
     assert type(make_scheduler(probe, max_epochs=9, grace_period=1, reduction_factor=3)).__name__ == "FIFOScheduler"
     assert stage_policy("random", stopping).sampler == "random" and stage_policy("grid", stopping).sampler == "tpe"
+
+
+def _finish(searcher, trial_id, score, epochs=6):
+    for epoch in range(1, epochs + 1):
+        searcher.on_trial_result(trial_id, {"epoch": epoch, "objective": score, "finished": epoch == epochs})
+    searcher.on_trial_complete(trial_id, result={"epoch": epochs, "objective": score, "finished": True})
+
+
+def _params(config):
+    return {k: v for k, v in config.items() if k != "repeat"}
+
+
+def test_the_incumbent_is_trained_again_with_the_next_seed_before_anything_new():
+    """confirm=2: once the prior's trials ended, the best configuration (one training) is
+    proposed again, numbered repeat 1 (its trial trains with seed + 1); once it has two
+    trainings, or while its second is running, the sampler proposes new points."""
+    from tuner.data import demo_dataset_dir
+    from tuner.search.plan._plan import Options, build_plan
+    from tuner.search.trial import trial_config
+
+    searcher = _searcher(DEFAULT_POLICY.with_(confirm=2))
+    first, second = searcher.suggest("p0"), searcher.suggest("p1")  # the prior: one per architecture
+    assert first["repeat"] == second["repeat"] == 0
+    _finish(searcher, "p0", 0.7)
+    _finish(searcher, "p1", 0.8)
+    again = searcher.suggest("c1")
+    assert _params(again) == _params(second) and again["repeat"] == 1
+    plan = build_plan(Options(space="finetune", data=str(demo_dataset_dir()), seed=5))
+    assert trial_config(again, plan).seed == 6 and "repeat" not in trial_config(again, plan).params
+    assert trial_config(second, plan).seed == 5
+    new = searcher.suggest("n1")  # the incumbent's second training is running: not proposed a third time
+    assert _params(new) not in (_params(first), _params(second)) and new["repeat"] == 0
+    _finish(searcher, "c1", 0.6)  # its mean (0.7) ties the other's one training: that one is next
+    _finish(searcher, "n1", 0.1)
+    assert _params(searcher.suggest("c2")) == _params(first)
+
+
+def test_a_configuration_proposed_again_is_numbered_so_it_trains_with_another_seed():
+    space = _space(lr={"choice": [1e-3]}, optimizer={"choice": ["adam"]})  # two points: one per architecture
+    searcher = make_searcher(DefineByRun(space), DEFAULT_POLICY.with_(confirm=1, prior=False), seed=0, num_samples=8, max_epochs=2, mode="max")
+    configs = [searcher.suggest(f"t{i}") for i in range(6)]
+    for arch in ("mobilenet_v2", "resnet50"):
+        assert [c["repeat"] for c in configs if c["architecture"] == arch] == list(range(sum(c["architecture"] == arch for c in configs)))
+
+
+def test_without_confirm_nothing_is_proposed_again_on_purpose():
+    searcher = _searcher(DEFAULT_POLICY.with_(confirm=1))
+    searcher.suggest("p0"), searcher.suggest("p1")
+    _finish(searcher, "p0", 0.7)
+    _finish(searcher, "p1", 0.8)
+    # TPE's start-up: random draws from a continuous lr, never equal to the prior's
+    assert searcher.suggest("n")["repeat"] == 0
+
+
+def test_the_default_confirms_its_incumbent():
+    assert DEFAULT_POLICY.confirm == 2 and not DEFAULT_POLICY.early_stopping

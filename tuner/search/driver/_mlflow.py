@@ -101,7 +101,9 @@ class _Tracker:
             trial_id = row.trial_id
             status = str(row.status)
             if trial_id not in self.runs:
-                run = client.create_run(self.experiment_id, run_name=trial_id, tags={"tuner.trial_id": trial_id, "tuner.stage": row.stage})
+                run = client.create_run(
+                    self.experiment_id, run_name=trial_id, tags={"tuner.trial_id": trial_id, "tuner.stage": row.stage, "tuner.repeat": str(row.repeat)}
+                )
                 values = {"architecture": row.architecture, **row.params}
                 params = [Param(k, str(v)) for k, v in values.items() if v is not None]
                 client.log_batch(run.info.run_id, params=params)

@@ -16,7 +16,7 @@ from typing import Any
 
 from tuner._params import param_names
 from tuner._run import ERROR_FILE, FAILURE_FILE, PARAMS_FILE, RESULT_FILE, TRACKED_FILE, journal_path
-from tuner.leaderboard import EpochMetrics, TrialRow, TrialStatus
+from tuner.leaderboard import REPEAT, EpochMetrics, TrialRow, TrialStatus, rank_rows
 from tuner.search.plan._contracts import EpochReport
 
 __all__ = ["STAGES", "collect_rows", "read_trial", "trial_row"]
@@ -184,6 +184,7 @@ def trial_row(
         architecture=params.get("architecture"),
         weights=last.get("weights_used"),
         params={key: params.get(key) for key in param_names()},
+        repeat=int(params.get(REPEAT) or 0),
         epochs_run=int(last.get("epoch", 0)) if last else 0,
         best_epoch=int(best["epoch"]) if best else None,
         objective=_finite(best.get(metric)) if best else None,
@@ -233,7 +234,9 @@ def collect_rows(
     storage_root: str | None = None,
     stopped: set[str] | None = None,
 ) -> list[TrialRow]:
-    """Rows for every trial of every stage in ``run_dir``, best first within each stage.
+    """Rows for every trial of every stage in ``run_dir``, best first within each stage
+    (``tuner.leaderboard.rank_rows``: by configuration, a configuration trained again scored
+    by its mean).
 
     ``fresh`` maps trial ids to folders holding newer copies of their files (Tune's staging).
     ``stopped``: trials running when the user stopped the search (they are ``interrupted``).
@@ -273,9 +276,7 @@ def collect_rows(
                     storage_root=storage_root,
                 )
             )
-    sign = -1 if mode == "max" else 1
-    rows.sort(key=lambda r: (r.stage != "search", r.objective is None, sign * (r.objective or 0)))
-    return rows
+    return rank_rows(rows, mode=mode)
 
 
 def _tracked(path: Path) -> set[str] | None:

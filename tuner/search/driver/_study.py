@@ -81,7 +81,7 @@ def study_trials(rows: Sequence[TrialRow], stage: str, space_fn: Any, metric: st
         value = row.objective if state == "COMPLETE" else None
         if state == "COMPLETE" and value is None:
             state = "FAIL"  # finished without a score: Optuna's COMPLETE needs a value
-        attrs: dict[str, Any] = {"trial_id": row.trial_id, "status": str(row.status), "epochs_run": int(row.epochs_run or 0)}
+        attrs: dict[str, Any] = {"trial_id": row.trial_id, "status": str(row.status), "epochs_run": int(row.epochs_run or 0), "repeat": row.repeat}
         if row.failure_reason:
             attrs["failure_reason"] = row.failure_reason
         out.append(StudyTrial(row.trial_id, state, value, params, distributions, intermediate, attrs))

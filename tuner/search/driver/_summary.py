@@ -8,7 +8,7 @@ from typing import TextIO
 
 from tuner._io import write_atomic
 from tuner._run import TEST_SCORES_FILE, read_params
-from tuner.leaderboard import FILENAME, TrialRow, TrialStatus
+from tuner.leaderboard import FILENAME, TrialRow, TrialStatus, config_scores
 from tuner.search.driver._board import test_scores, tune_storage
 from tuner.search.driver._console import say
 from tuner.search.driver._rows import collect_rows
@@ -114,15 +114,22 @@ def print_summary(run_dir: Path, rows: list[TrialRow], plan: Plan, out: TextIO) 
     top = [r for r in search if r.objective is not None and r.status != TrialStatus.FAILED][:5]
     if top:
         metric = plan.metric
-        print(f"\ntop {len(top)} by {metric}:", file=out)
+        # Rows come ranked by configuration (rank_rows): a configuration trained more than
+        # once (the searcher confirms its incumbent) ranks by its mean, shown beside each trial.
+        scores = config_scores(search, mode=plan.mode)
+        repeated = any(scores[r.trial_id][1] > 1 for r in top)
+        mean_head = f" {'config mean':>13}" if repeated else ""
+        print(f"\ntop {len(top)} by {metric}" + (" (a configuration trained again ranks by its mean)" if repeated else "") + ":", file=out)
         print(
-            f"  {'trial':<12} {'architecture':<16} {metric:>20} {'val_acc':>8} {'test_acc':>8} {'k':>3} {'lr':>9} {'optimizer':<13} {'grouping':<10} {'epochs':>6}  status",  # noqa: E501
+            f"  {'trial':<12} {'architecture':<16} {metric:>20}{mean_head} {'val_acc':>8} {'test_acc':>8} {'k':>3} {'lr':>9} {'optimizer':<13} {'grouping':<10} {'epochs':>6}  status",  # noqa: E501
             file=out,
         )
         for r in top:
             test = f"{r.test_accuracy:.4f}" if r.test_accuracy is not None else "-"
+            score, trainings = scores[r.trial_id]
+            mean = (f" {f'{score:.4f} x{trainings}':>13}" if trainings > 1 else f" {'-':>13}") if repeated else ""
             print(
-                f"  {r.trial_id:<12} {r.architecture:<16} {r.objective:>20.4f} {r.val_accuracy or 0:>8.4f} {test:>8} "
+                f"  {r.trial_id:<12} {r.architecture:<16} {r.objective:>20.4f}{mean} {r.val_accuracy or 0:>8.4f} {test:>8} "
                 f"{r.param('unfrozen_blocks') if r.param('unfrozen_blocks') is not None else '-':>3} {r.param('lr') or 0:>9.2e} {r.param('optimizer')!s:<13} "
                 f"{r.param('grouping')!s:<10} {r.epochs_run or 0:>6}  {r.status}",
                 file=out,

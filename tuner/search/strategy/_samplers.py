@@ -20,8 +20,8 @@ class ExploringSampler(optuna.samplers.BaseSampler):
 
     - ``every``: every ``every``-th trial (by number) is random: BOHB's random fraction
       (Falkner et al. 2018), SMAC's interleaved random configurations.
-    - ``fresh``: a trial for which ``base`` proposes parameters some earlier trial (finished,
-      stopped or still running) already has is random instead. On a discrete space a model
+    - ``fresh``: a trial for which ``base`` proposes parameters that ``fresh`` earlier trials
+      (finished, stopped or still running) already have is random instead (0: never). On a discrete space a model
       that has narrowed in proposes the same few points again; KerasTuner's oracles likewise
       retry until the values are new.
 
@@ -30,13 +30,13 @@ class ExploringSampler(optuna.samplers.BaseSampler):
     trial); module-level so Tune can pickle the searcher that holds it.
     """
 
-    def __init__(self, base: optuna.samplers.BaseSampler, *, seed: int | None, every: int | None = None, fresh: bool = False) -> None:
+    def __init__(self, base: optuna.samplers.BaseSampler, *, seed: int | None, every: int | None = None, fresh: int = 0) -> None:
         if every is not None and every < 2:
             raise ValueError(f"every must be at least 2 (every trial random is RandomSampler); got {every}")
         self._base = base
         self._random = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 7919)
         self._every = every
-        self._fresh = fresh
+        self._fresh = int(fresh)
         self._redrawn: set[int] = set()  # trial numbers whose proposal was a repeat
 
     def _explores(self, trial: FrozenTrial) -> bool:
@@ -53,7 +53,7 @@ class ExploringSampler(optuna.samplers.BaseSampler):
         if self._explores(trial):
             return {}
         params = self._base.sample_relative(study, trial, search_space)
-        if self._fresh and params and _repeats(study, trial, params):
+        if self._fresh and params and _repeats(study, trial, params) >= self._fresh:
             self._redrawn.add(trial.number)
             return {}
         return params
@@ -70,12 +70,13 @@ class ExploringSampler(optuna.samplers.BaseSampler):
         self._base.after_trial(study, trial, state, values)
 
 
-def _repeats(study: optuna.Study, trial: FrozenTrial, params: dict[str, Any]) -> bool:
-    """Whether an earlier trial has every one of ``params`` at the same value."""
-    for other in study.get_trials(deepcopy=False, states=_SEEN):
-        if other.number != trial.number and all(k in other.params and other.params[k] == v for k, v in params.items()):
-            return True
-    return False
+def _repeats(study: optuna.Study, trial: FrozenTrial, params: dict[str, Any]) -> int:
+    """How many other trials have every one of ``params`` at the same value."""
+    return sum(
+        1
+        for other in study.get_trials(deepcopy=False, states=_SEEN)
+        if other.number != trial.number and all(k in other.params and other.params[k] == v for k, v in params.items())
+    )
 
 
 class BudgetSampler(optuna.samplers.BaseSampler):

@@ -11,6 +11,15 @@ Two differences from Ray 2.60's ``OptunaSearch``:
   epoch, instead of ``COMPLETE`` with the score of its first epoch or two. Optuna's TPE then
   ranks it by how far it got (optuna issue 4211: low- and full-fidelity values are not one
   population).
+- Every suggested config carries :data:`REPEAT`: how many earlier trials had the same
+  parameters. The trial trains with ``seed + repeat``, so a configuration proposed again is a
+  second opinion on it (another initialisation and data order), not the same training twice.
+- With ``confirm`` > 1, the incumbent (the configuration with the best mean score over its
+  finished trials) is trained again, with the next seed, until ``confirm`` trials of it have
+  run, before the sampler proposes anything new: SMAC's intensification (Hutter et al.
+  2011). On a small validation set a configuration can top the leaderboard on one lucky
+  initialisation; a search that ranks configurations by their mean
+  (:func:`tuner.leaderboard.rank_rows`) and confirms its incumbent does not pick it.
 
 Imported only when a search runs (it imports Ray Tune).
 """
@@ -21,6 +30,8 @@ from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
 
+from tuner.leaderboard import REPEAT
+
 __all__ = ["ScoredOptunaSearch"]
 
 
@@ -28,9 +39,49 @@ class ScoredOptunaSearch(OptunaSearch):
     """``OptunaSearch`` that passes Optuna only scored results, at their epoch, and tells
     early-stopped trials as pruned when ``full_epochs`` is given."""
 
-    def __init__(self, *args: Any, full_epochs: int | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, full_epochs: int | None = None, confirm: int = 1, confirm_top: int = 1, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.full_epochs = full_epochs
+        self.confirm = confirm
+        self.confirm_top = confirm_top
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        # getattr: a searcher saved before ``confirm`` existed resumes without confirmation.
+        if trial_id not in self._ot_trials and getattr(self, "confirm", 1) > 1:
+            incumbent = self._unconfirmed_incumbent()
+            if incumbent is not None:
+                self._ot_study.enqueue_trial(incumbent, skip_if_exists=False)  # type: ignore[attr-defined]
+        config = super().suggest(trial_id)
+        if isinstance(config, dict) and trial_id in self._ot_trials:
+            config[REPEAT] = self._trainings_before(trial_id)
+        return config
+
+    def _trainings_before(self, trial_id: str) -> int:
+        """How many earlier trials of the study have this trial's parameters."""
+        mine = self._ot_trials[trial_id]
+        trials = self._ot_study.get_trials(deepcopy=False)  # type: ignore[attr-defined]
+        return sum(1 for t in trials if t.number < mine.number and t.params == mine.params)
+
+    def _unconfirmed_incumbent(self) -> dict[str, Any] | None:
+        """The parameters of the best configuration by mean score (of the ``confirm_top``
+        best) of which fewer than ``confirm`` trials have run or are running, unless a queued
+        trial (the prior's) waits."""
+        from optuna.trial import TrialState
+
+        from tuner.leaderboard import config_key, rank_by_mean
+
+        trials = self._ot_study.get_trials(deepcopy=False)  # type: ignore[attr-defined]
+        if any(t.state == TrialState.WAITING for t in trials):
+            return None
+        scored = [(t.params, float(t.value)) for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+        running: dict[tuple[tuple[str, str], ...], int] = {}
+        for t in trials:
+            if t.state == TrialState.RUNNING:
+                running[config_key(t.params)] = running.get(config_key(t.params), 0) + 1
+        for params, _, done in rank_by_mean(scored, maximize=self._mode == "max")[: getattr(self, "confirm_top", 1)]:
+            if done + running.get(config_key(params), 0) < self.confirm:
+                return dict(params)
+        return None
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if not isinstance(self.metric, str) or result.get(self.metric) is None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from tuner._run import FAILURE_FILE
 from tuner.errors import FatalTrialError, TrialFailed
+from tuner.leaderboard import REPEAT
 from tuner.search.plan._contracts import EpochReport, Plan, TrialConfig
 
 __all__ = ["one_line", "trial_config", "no_retries", "note_process", "WarmResources", "trial_resources", "tune_trial", "uses_train", "write_failure"]
@@ -40,12 +41,13 @@ def trial_config(config: Mapping[str, Any], plan: Plan) -> TrialConfig:
     """The worker's config: the sampled parameters plus the plan's fixed values.
 
     ``config`` is what the searcher sampled (per-architecture names such as
-    ``unfrozen_blocks.resnet50`` are dropped: the plain name carries the value).
+    ``unfrozen_blocks.resnet50`` are dropped: the plain name carries the value) and its
+    ``repeat`` count (``tuner.leaderboard.REPEAT``), which offsets the training seed.
     """
     arch = str(config["architecture"])
     grouping = str(config.get("grouping") or "none")
     return TrialConfig(
-        params={k: v for k, v in config.items() if "." not in k and v is not None},
+        params={k: v for k, v in config.items() if "." not in k and v is not None and k != REPEAT},
         data_dir=plan.data_dir,
         class_name_pattern=plan.class_name_pattern,
         split_seed=plan.split_seed,
@@ -60,7 +62,8 @@ def trial_config(config: Mapping[str, Any], plan: Plan) -> TrialConfig:
         patience=plan.patience,
         metric=plan.metric,
         mode=plan.mode,
-        seed=plan.seed,
+        # A configuration proposed again trains with the next seed (the searcher's count).
+        seed=plan.seed + int(config.get(REPEAT) or 0),
         mixed_precision=plan.mixed_precision,
         cpus=plan.cpus_per_trial,
         # a trial that ends scores its best epoch on the test split (top rows show it)
