@@ -299,6 +299,7 @@ def test_a_space_picks_how_trials_stop(stopping, kind):
     assert type(make_scheduler(policy, max_epochs=9, grace_period=1, reduction_factor=3)).__name__ == kind
     probe = stage_policy("tpe", space.budget.early_stopping, probe=True)
     assert type(make_scheduler(probe, max_epochs=9, grace_period=1, reduction_factor=3)).__name__ == "FIFOScheduler"
+    assert probe.confirm == 1 and stage_policy("tpe", "none").confirm == 2
     assert stage_policy("random", stopping).sampler == "random" and stage_policy("grid", stopping).sampler == "tpe"
 
 

@@ -132,10 +132,11 @@ EARLY_STOPPING: dict[str, SearchPolicy] = {
 def stage_policy(sampler: str, early_stopping: str, probe: bool = False) -> SearchPolicy:
     """The policy a stage runs: the space's ``budget.early_stopping`` policy with its
     ``budget.sampler`` (``grid`` keeps TPE's settings; its trials come from the grid). The
-    probe's few trials must end with a model that learned: nothing stops them."""
+    probe's few trials must end with a model that learned, and are there for their confusions,
+    not to pick a winner: nothing stops them and none is trained twice on purpose."""
     policy = EARLY_STOPPING[early_stopping]
     if probe:
-        policy = policy.with_(early_stopping=False)
+        policy = policy.with_(early_stopping=False, confirm=1)
     return policy if sampler == "grid" else policy.with_(sampler=sampler)
 
 
