@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,6 +33,8 @@ __all__ = [
     "rank_by_mean",
     "rank_rows",
     "config_scores",
+    "config_means",
+    "Scored",
     "columns",
     "config_key",
     "read_rows",
@@ -334,36 +336,51 @@ class TrialRow(BaseModel):
         return self.params.get(name)
 
 
-def _row_config(row: TrialRow) -> tuple[tuple[str, str], ...]:
-    return config_key({**row.params, "architecture": row.architecture, "stage": row.stage})
+class Scored(NamedTuple):
+    """One scored trial as :func:`config_means` sees it."""
+
+    trial_id: str
+    config: tuple[tuple[str, str], ...]  # config_key of its parameters (and stage)
+    objective: float  # its best score so far
+    epochs: int  # epochs it trained
+    running: bool
+
+
+def config_means(trials: Iterable[Scored], *, mode: str = "max") -> dict[str, tuple[float, int]]:
+    """Each trial's configuration score: ``trial_id -> (score, trials averaged)``.
+
+    A configuration scores the mean of its trials' objectives over those that trained its most
+    epochs, running trials left out once one has ended (a trial stopped after two epochs is
+    not averaged with one that trained them all; one at epoch 1 of a re-run does not drag a
+    finished one down); while none has ended, its best so far. See :func:`rank_by_mean`.
+    """
+    groups: dict[tuple[tuple[str, str], ...], list[Scored]] = {}
+    for t in trials:
+        groups.setdefault(t.config, []).append(t)
+    out: dict[str, tuple[float, int]] = {}
+    for members in groups.values():
+        ended = [t for t in members if not t.running]
+        if ended:
+            deepest = max(t.epochs for t in ended)
+            counted = [t.objective for t in ended if t.epochs == deepest]
+            score, n = sum(counted) / len(counted), len(counted)
+        else:
+            values = [t.objective for t in members]
+            score, n = (max(values) if mode == "max" else min(values)), 1
+        for t in members:
+            out[t.trial_id] = (score, n)
+    return out
 
 
 def config_scores(rows: Sequence[TrialRow], *, mode: str = "max") -> dict[str, tuple[float, int]]:
-    """Each scored, non-failed row's configuration score: ``trial_id -> (score, trials)``.
+    """:func:`config_means` of the scored, non-failed rows; a configuration is its parameters
+    and architecture within one stage."""
 
-    A configuration (equal parameters in one stage) scores the mean of its trials'
-    objectives over those that trained its most epochs, running trials left out once one has
-    ended (a trial stopped after two epochs is not averaged with one that trained them all;
-    one at epoch 1 of a re-run does not drag a finished one down). ``trials`` is how many
-    were averaged. See :func:`rank_by_mean`.
-    """
-    groups: dict[tuple[tuple[str, str], ...], list[TrialRow]] = {}
-    for row in rows:
-        if row.status != TrialStatus.FAILED and row.objective is not None:
-            groups.setdefault(_row_config(row), []).append(row)
-    out: dict[str, tuple[float, int]] = {}
-    for members in groups.values():
-        ended = [r for r in members if r.status != TrialStatus.RUNNING]
-        if ended:
-            deepest = max(int(r.epochs_run or 0) for r in ended)
-            counted = [float(r.objective) for r in ended if int(r.epochs_run or 0) == deepest]  # type: ignore[arg-type]
-            score, n = sum(counted) / len(counted), len(counted)
-        else:  # nothing ended yet: the best so far
-            values = [float(r.objective) for r in members]  # type: ignore[arg-type]
-            score, n = (max(values) if mode == "max" else min(values)), 1
-        for r in members:
-            out[r.trial_id] = (score, n)
-    return out
+    def scored(r: TrialRow) -> Scored:
+        config = config_key({**r.params, "architecture": r.architecture, "stage": r.stage})
+        return Scored(r.trial_id, config, float(r.objective or 0.0), int(r.epochs_run or 0), r.status == TrialStatus.RUNNING)
+
+    return config_means((scored(r) for r in rows if r.status != TrialStatus.FAILED and r.objective is not None), mode=mode)
 
 
 def rank_rows(rows: Sequence[TrialRow], *, mode: str = "max") -> list[TrialRow]:

@@ -15,8 +15,9 @@ from tuner.search.driver._callbacks import LeaderboardCallback, ProgressCallback
 from tuner.search.driver._console import Console
 
 
-def _trial(trial_id: str, status: str = "RUNNING", finished: bool | None = None):
-    return SimpleNamespace(trial_id=trial_id, status=status, local_path=None, last_result={"finished": finished} if finished is not None else {})
+def _trial(trial_id: str, status: str = "RUNNING", finished: bool | None = None, config: dict | None = None):
+    last = {"finished": finished} if finished is not None else {}
+    return SimpleNamespace(trial_id=trial_id, status=status, local_path=None, last_result=last, config=config or {"lr": trial_id, "repeat": 0})
 
 
 @pytest.fixture
@@ -43,6 +44,26 @@ def test_progress_counts_done_stopped_failed_the_best_and_an_eta(said, monkeypat
     assert any(line == "[search] trial c failed: nan_loss" for line in said)
     last = said[-1]
     assert "3/4 trials done (1 stopped early, 1 failed)" in last and "ETA ~" in last
+
+
+def test_progress_names_the_leader_as_the_leaderboard_ranks_it(said):
+    """A configuration trained again leads by its mean, not by its luckier training."""
+    progress = ProgressCallback("search", "val_accuracy", "max", total=4, every=0.0)
+    lucky, again = _trial("lucky", config={"lr": 0.1, "repeat": 0}), _trial("again", config={"lr": 0.1, "repeat": 1})
+    other = _trial("other", config={"lr": 0.2, "repeat": 0})
+    for t, value in ((lucky, 0.9), (other, 0.85), (again, 0.7)):
+        progress.on_trial_result(0, [t], t, {"val_accuracy": value, "epoch": 3})
+    assert "best val_accuracy 0.9000 (lucky)" in said[-1]  # its re-run is still running
+    for t in (lucky, other, again):
+        t.last_result = {"finished": True}
+        progress.on_trial_complete(0, [t], t)
+    assert "best val_accuracy 0.8500 (other)" in said[-1]  # lucky's configuration: mean 0.80
+    progress.on_trial_result(0, [other], other, {"val_accuracy": 0.5, "epoch": 3})
+    third = _trial("third", config={"lr": 0.1, "repeat": 2})
+    progress.on_trial_result(0, [third], third, {"val_accuracy": 0.99, "epoch": 3})
+    third.last_result = {"finished": True}
+    progress.on_trial_complete(0, [third], third)
+    assert "best val_accuracy 0.8633 (third, mean of 3 trainings)" in said[-1]
 
 
 def test_progress_is_quiet_between_its_interval_but_beats_every_heartbeat(said):

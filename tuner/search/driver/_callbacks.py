@@ -16,6 +16,7 @@ from ray.tune import Callback, Stopper
 
 from tuner._io import write_atomic
 from tuner._run import ERROR_FILE, FAILURE_FILE, PARAMS_FILE, RECOVERED_FILE, RESULT_FILE, STOPPED_FILE
+from tuner.leaderboard import REPEAT, Scored, config_key, config_means
 from tuner.search.driver._console import say
 from tuner.search.driver._watchdog import StallWatchdog
 from tuner.search.plan._contracts import EpochReport, Plan
@@ -215,16 +216,26 @@ class ProgressCallback(Callback):
     def _reset(self) -> None:
         self.start = time.monotonic()
         self.last_print = 0.0
-        self.best: tuple[float, str] | None = None
+        self.scored: dict[str, Scored] = {}  # each trial's best so far, by configuration
         self.ended: dict[str, str] = {}
         self.ended_before = 0
 
     def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
         # Also runs after a restore: the clock restarts in the new process.
-        ended = dict(self.ended)
+        ended, scored = dict(self.ended), dict(self.scored)
         self._reset()
-        self.ended = ended
+        self.ended, self.scored = ended, scored
         self.ended_before = len(ended)
+
+    def _best(self) -> str:
+        """The leader as the leaderboard ranks it: by configuration, a repeated one by its mean."""
+        if not self.scored:
+            return "no result yet"
+        means = config_means(self.scored.values(), mode=self.mode)
+        sign = 1.0 if self.mode == "max" else -1.0
+        leader = max(self.scored.values(), key=lambda t: (sign * means[t.trial_id][0], sign * t.objective))
+        score, n = means[leader.trial_id]
+        return f"best {self.metric} {score:.4f} ({leader.trial_id}{f', mean of {n} trainings' if n > 1 else ''})"
 
     def _line(self, trials, force: bool = False) -> None:
         now = time.monotonic()
@@ -240,7 +251,7 @@ class ProgressCallback(Callback):
         new = done - self.ended_before
         if new > 0 and done < self.total:
             eta = f", ETA ~{_duration(elapsed / new * (self.total - done))}"
-        best = f"best {self.metric} {self.best[0]:.4f} ({self.best[1]})" if self.best else "no result yet"
+        best = self._best()
         quiet = ""
         if self.watchdog is not None:
             silences = self.watchdog.silences()
@@ -260,17 +271,23 @@ class ProgressCallback(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and value == value:
-            if self.best is None or (value > self.best[0] if self.mode == "max" else value < self.best[0]):
-                self.best = (float(value), trial.trial_id)
+            before = self.scored.get(trial.trial_id)
+            pick = max if self.mode == "max" else min
+            best = float(value) if before is None else pick(before.objective, float(value))
+            config = config_key({k: v for k, v in (trial.config or {}).items() if k != REPEAT})
+            self.scored[trial.trial_id] = Scored(trial.trial_id, config, best, int(result.get("epoch") or 0), True)
         self._line(trials)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
         self.ended[trial.trial_id] = "completed" if last.get("finished") else "stopped"
+        if trial.trial_id in self.scored:
+            self.scored[trial.trial_id] = self.scored[trial.trial_id]._replace(running=False)
         self._line(trials, force=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.ended[trial.trial_id] = "failed"
+        self.scored.pop(trial.trial_id, None)  # a failed trial ranks nowhere (as on the leaderboard)
         say(f"[{self.stage}] trial {trial.trial_id} failed: {failure_reason(getattr(trial, 'local_path', None))}")
         self._line(trials, force=True)
 
