@@ -68,7 +68,8 @@ def test_dry_run_prints_space_resources_and_estimate(tmp_path):
     assert f"{plan.data_dir} (built-in demo): 10 classes" in text
     assert f"{plan.train_images} train / {plan.validation_images} validation / {plan.test_images} test images" in text
     assert est["trial_epochs"] == est["trial_epochs_exhaustive"] == plan.num_samples * plan.max_epochs + plan.probe_samples * plan.probe_epochs
-    assert f"trial-epochs: {est['trial_epochs']:g} (every trial to max_epochs; budget.early_stopping: none)" in text
+    assert f"trial-epochs: {est['trial_epochs']:g} (every trial to max_epochs; budget.early_stopping: none; of the" in text
+    assert "train the leading configuration again with another seed" in text
     assert f"GPU-hours: ~{est['gpu_hours']:g}" in text and "trials at a time" in text
     assert not list(runs.iterdir()), "a dry run writes nothing"
 

@@ -281,7 +281,10 @@ def _print_dry_run(plan: Plan, run_dir: Path) -> None:
     print("\n# estimate")
     stopping = plan.space.budget.early_stopping
     if stopping == "none":
-        print(f"trial-epochs: {est['trial_epochs']:g} (every trial to max_epochs; budget.early_stopping: none)")
+        print(
+            f"trial-epochs: {est['trial_epochs']:g} (every trial to max_epochs; budget.early_stopping: none; of the"
+            f" {plan.num_samples} search trials, some train the leading configuration again with another seed to confirm it)"
+        )
     else:
         print(f"trial-epochs: ~{est['trial_epochs']:g} with {stopping} early stopping (at most {est['trial_epochs_exhaustive']:g} if no trial were stopped)")
     print(f"GPU-hours: ~{est['gpu_hours']:g} (assuming ~{est['assumed_images_per_second']:.0f} img/s per GPU, a T4-class card; measure yours)")

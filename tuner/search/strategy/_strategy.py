@@ -77,6 +77,8 @@ class SearchPolicy:
         confirm_top: ... and so are the configurations ranked after it, down to this rank.
         fresh_after: With ``fresh``, a proposal is redrawn once this many trials have its
             parameters (1: any repeat; ``confirm``: once a configuration is confirmed).
+        ei_candidates: Candidates TPE draws from its good model per proposal, keeping the one
+            of the highest expected improvement (Optuna's ``n_ei_candidates``; fewer explore more).
     """
 
     sampler: Literal["tpe", "random"] = "tpe"
@@ -99,6 +101,7 @@ class SearchPolicy:
     confirm: int = 1
     confirm_top: int = 1
     fresh_after: int = 1
+    ei_candidates: int = 24
 
     def with_(self, **changes: Any) -> SearchPolicy:
         return replace(self, **changes)
@@ -160,6 +163,7 @@ def _tpe(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.B
             group=policy.multivariate,  # conditional parameters (per-architecture ranges)
             constant_liar=policy.constant_liar,
             n_startup_trials=startup_trials(num_samples, policy.startup, policy.startup_cap),
+            n_ei_candidates=policy.ei_candidates,
             # partial of a module-level function: Tune pickles the searcher (a lambda would not).
             gamma=functools.partial(_good_trials, policy.good_share) if policy.good_share else None,
         )
