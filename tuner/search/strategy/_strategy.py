@@ -79,6 +79,8 @@ class SearchPolicy:
             parameters (1: any repeat; ``confirm``: once a configuration is confirmed).
         ei_candidates: Candidates TPE draws from its good model per proposal, keeping the one
             of the highest expected improvement (Optuna's ``n_ei_candidates``; fewer explore more).
+        prior_weight: The weight of TPE's flat prior in its estimators (Optuna's, ``None``: 1);
+            heavier keeps values the good trials have not used in play.
     """
 
     sampler: Literal["tpe", "random"] = "tpe"
@@ -102,6 +104,7 @@ class SearchPolicy:
     confirm_top: int = 1
     fresh_after: int = 1
     ei_candidates: int = 24
+    prior_weight: float | None = None
 
     def with_(self, **changes: Any) -> SearchPolicy:
         return replace(self, **changes)
@@ -155,7 +158,7 @@ def _tpe(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.B
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if policy.good_share:  # gamma is deprecated since Optuna 4.9 (a replay candidate only)
+        if policy.good_share or policy.prior_weight:  # deprecated since Optuna 4.9 (replay candidates only)
             warnings.simplefilter("ignore", FutureWarning)
         return optuna.samplers.TPESampler(
             seed=seed,
@@ -164,6 +167,7 @@ def _tpe(seed: int, num_samples: int, policy: SearchPolicy) -> optuna.samplers.B
             constant_liar=policy.constant_liar,
             n_startup_trials=startup_trials(num_samples, policy.startup, policy.startup_cap),
             n_ei_candidates=policy.ei_candidates,
+            prior_weight=policy.prior_weight,
             # partial of a module-level function: Tune pickles the searcher (a lambda would not).
             gamma=functools.partial(_good_trials, policy.good_share) if policy.good_share else None,
         )
