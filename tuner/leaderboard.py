@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
 from tuner._params import PARAM_COLUMNS, ParamValue
 from tuner.errors import DataError
@@ -282,7 +282,7 @@ class TrialRow(BaseModel):
     architecture: str | None = None
     weights: str | None = None  # the weights the trial started from ("imagenet", a file, "none")
     params: dict[str, ParamValue | None] = {}  # the searchable parameters, by tuner/_params.py's names
-    repeat: int = 0  # earlier trials of the same configuration (the trial trained with seed + repeat)
+    repeat: NonNegativeInt = 0  # earlier trials of the same configuration (the trial trained with seed + repeat)
     n_classes: int | None = None
     epochs_run: int | None = None
     best_epoch: int | None = None
