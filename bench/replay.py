@@ -418,8 +418,6 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
         "tpe (no early stop) + prior + confirm 2 + 64 ei candidates": tune(plain.with_(early_stopping=False, prior=True, confirm=2, ei_candidates=64)),
         "tpe (no early stop) + prior + confirm 2 + prior weight 3": tune(plain.with_(early_stopping=False, prior=True, confirm=2, prior_weight=3.0)),
         "tpe (no early stop) + prior + confirm 2 + prior weight 10": tune(plain.with_(early_stopping=False, prior=True, confirm=2, prior_weight=10.0)),
-        "tpe (no early stop) + prior + confirm 2 + fresh after 2 by TPE": tune(plain.with_(early_stopping=False, prior=True, confirm=2, fresh=True, fresh_after=2, fresh_retries=20)),
-        "tpe (no early stop) + prior + confirm 2 + fresh by TPE": tune(plain.with_(early_stopping=False, prior=True, confirm=2, fresh=True, fresh_retries=20)),
         "tpe (no early stop) + prior + confirm 2 + constant liar": tune(plain.with_(early_stopping=False, prior=True, confirm=2, constant_liar=True)),
         "tpe (no early stop) + prior + confirm 2 + random 1/8": tune(plain.with_(early_stopping=False, prior=True, confirm=2, random_fraction=1 / 8)),
         "tpe (no early stop) + prior + confirm 3 + fresh after 3": tune(plain.with_(early_stopping=False, prior=True, confirm=3, fresh=True, fresh_after=3)),

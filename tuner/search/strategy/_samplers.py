@@ -21,8 +21,7 @@ class ExploringSampler(optuna.samplers.BaseSampler):
     - ``every``: every ``every``-th trial (by number) is random: BOHB's random fraction
       (Falkner et al. 2018), SMAC's interleaved random configurations.
     - ``fresh``: a trial for which ``base`` proposes parameters that ``fresh`` earlier trials
-      (finished, stopped or still running) already have is asked of ``base`` again, up to
-      ``retries`` times, then drawn at random (0: never). On a discrete space a model
+      (finished, stopped or still running) already have is random instead (0: never). On a discrete space a model
       that has narrowed in proposes the same few points again; KerasTuner's oracles likewise
       retry until the values are new.
 
@@ -31,14 +30,13 @@ class ExploringSampler(optuna.samplers.BaseSampler):
     trial); module-level so Tune can pickle the searcher that holds it.
     """
 
-    def __init__(self, base: optuna.samplers.BaseSampler, *, seed: int | None, every: int | None = None, fresh: int = 0, retries: int = 0) -> None:
+    def __init__(self, base: optuna.samplers.BaseSampler, *, seed: int | None, every: int | None = None, fresh: int = 0) -> None:
         if every is not None and every < 2:
             raise ValueError(f"every must be at least 2 (every trial random is RandomSampler); got {every}")
         self._base = base
         self._random = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 7919)
         self._every = every
         self._fresh = int(fresh)
-        self._retries = retries
         self._redrawn: set[int] = set()  # trial numbers whose proposal was a repeat
 
     def _explores(self, trial: FrozenTrial) -> bool:
@@ -55,13 +53,9 @@ class ExploringSampler(optuna.samplers.BaseSampler):
         if self._explores(trial):
             return {}
         params = self._base.sample_relative(study, trial, search_space)
-        tries = 0
-        while self._fresh and params and _repeats(study, trial, params) >= self._fresh:
-            if tries >= self._retries:
-                self._redrawn.add(trial.number)
-                return {}
-            tries += 1  # the model again: its sampler's generator has moved on
-            params = self._base.sample_relative(study, trial, search_space)
+        if self._fresh and params and _repeats(study, trial, params) >= self._fresh:
+            self._redrawn.add(trial.number)
+            return {}
         return params
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:

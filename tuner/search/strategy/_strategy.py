@@ -79,8 +79,6 @@ class SearchPolicy:
             parameters (1: any repeat; ``confirm``: once a configuration is confirmed).
         ei_candidates: Candidates TPE draws from its good model per proposal, keeping the one
             of the highest expected improvement (Optuna's ``n_ei_candidates``; fewer explore more).
-        fresh_retries: With ``fresh``, TPE is asked again this many times for a proposal
-            that is not a repeat before one is drawn at random.
         prior_weight: The weight of TPE's flat prior in its estimators (Optuna's, ``None``: 1);
             heavier keeps values the good trials have not used in play.
     """
@@ -107,7 +105,6 @@ class SearchPolicy:
     fresh_after: int = 1
     ei_candidates: int = 24
     prior_weight: float | None = None
-    fresh_retries: int = 0
 
     def with_(self, **changes: Any) -> SearchPolicy:
         return replace(self, **changes)
@@ -211,7 +208,7 @@ def make_sampler(policy: SearchPolicy, seed: int, num_samples: int) -> optuna.sa
         from tuner.search.strategy._samplers import ExploringSampler
 
         every = max(2, round(1 / policy.random_fraction)) if policy.random_fraction > 0 else None
-        sampler = ExploringSampler(sampler, seed=seed, every=every, fresh=policy.fresh_after if policy.fresh else 0, retries=policy.fresh_retries)
+        sampler = ExploringSampler(sampler, seed=seed, every=every, fresh=policy.fresh_after if policy.fresh else 0)
     return sampler
 
 
