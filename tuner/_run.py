@@ -210,14 +210,17 @@ class Run:
     def best_row(self, *, with_checkpoint: bool = False, fine_labels_only: bool = False) -> TrialRow | None:
         """The best trial of the best configuration (search stage first; scored, not failed;
         ``tuner.leaderboard.rank_rows``), or ``None``."""
-        ok = [r for r in self.rows if r.status != TrialStatus.FAILED and r.objective is not None]
-        if fine_labels_only and self.class_names:
-            ok = [r for r in ok if r.n_classes == len(self.class_names)]
-        if with_checkpoint:
-            ok = [r for r in ok if self.has_checkpoint(r)]
-        # By configuration (a configuration trained again scores its mean), then its best trial.
-        ranked = rank_rows(ok, mode=self.mode)
-        return ranked[0] if ranked else None
+        # Ranked over every trial, then filtered: a configuration's mean counts all its trainings,
+        # whether or not each kept a checkpoint.
+        for r in rank_rows(self.rows, mode=self.mode):
+            if r.status == TrialStatus.FAILED or r.objective is None:
+                continue
+            if fine_labels_only and self.class_names and r.n_classes != len(self.class_names):
+                continue
+            if with_checkpoint and not self.has_checkpoint(r):
+                continue
+            return r
+        return None
 
     def row(self, trial_id: str) -> TrialRow:
         """The row of ``trial_id``.

@@ -30,7 +30,6 @@ __all__ = [
     "TrialRow",
     "TrialStatus",
     "REPEAT",
-    "rank_by_mean",
     "rank_rows",
     "config_scores",
     "config_means",
@@ -56,21 +55,6 @@ _LATER_COLUMNS: dict[str, Any] = {REPEAT: 0}
 def config_key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """A hashable identity of a configuration: its parameters, missing ones left out."""
     return tuple(sorted((str(k), repr(v)) for k, v in params.items() if v is not None))
-
-
-def rank_by_mean(scored: Sequence[tuple[Mapping[str, Any], float]], *, maximize: bool = True) -> list[tuple[Mapping[str, Any], float, int]]:
-    """Configurations best first by their mean score over their trials: ``(params, mean, trials)``.
-
-    ``scored`` is ``(params, score)`` per trial; trials with equal parameters are one
-    configuration (:func:`config_key`). A search ranks configurations this way rather than by
-    their best single trial: a configuration trained twice is judged on both trainings, so one
-    lucky initialisation does not top the leaderboard. Ties keep the first configuration seen.
-    """
-    groups: dict[tuple[tuple[str, str], ...], tuple[Mapping[str, Any], list[float]]] = {}
-    for params, score in scored:
-        groups.setdefault(config_key(params), (params, []))[1].append(score)
-    ranked = [(params, sum(scores) / len(scores), len(scores)) for params, scores in groups.values()]
-    return sorted(ranked, key=lambda r: -r[1] if maximize else r[1])  # stable: ties keep their order
 
 
 def columns() -> dict[str, str]:
@@ -352,7 +336,10 @@ def config_means(trials: Iterable[Scored], *, mode: str = "max") -> dict[str, tu
     A configuration scores the mean of its trials' objectives over those that trained its most
     epochs, running trials left out once one has ended (a trial stopped after two epochs is
     not averaged with one that trained them all; one at epoch 1 of a re-run does not drag a
-    finished one down); while none has ended, its best so far. See :func:`rank_by_mean`.
+    finished one down); while none has ended, its best so far. A search ranks configurations
+    this way rather than by their best single trial: one lucky initialisation on a small
+    validation set does not top the leaderboard. Trials with equal parameters are one
+    configuration (:func:`config_key`).
     """
     groups: dict[tuple[tuple[str, str], ...], list[Scored]] = {}
     for t in trials:

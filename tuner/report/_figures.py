@@ -67,7 +67,7 @@ def _ranked(run: Run):
     ok = df[(df["status"] != TrialStatus.FAILED) & df["objective"].notna() & (df["stage"] != "probe")]
     # The leaderboard's order (a configuration trained again ranks by its mean).
     order = {r.trial_id: i for i, r in enumerate(rank_rows(run.rows, mode=run.mode))}
-    return ok.iloc[sorted(range(len(ok)), key=lambda i: order.get(ok["trial_id"].iloc[i], len(order)))]
+    return ok.sort_values("trial_id", key=lambda ids: ids.map(order), kind="stable")
 
 
 def get_top_table(run: Run, top: int = 20):

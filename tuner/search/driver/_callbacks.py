@@ -274,7 +274,8 @@ class ProgressCallback(Callback):
             before = self.scored.get(trial.trial_id)
             pick = max if self.mode == "max" else min
             best = float(value) if before is None else pick(before.objective, float(value))
-            config = config_key({k: v for k, v in (trial.config or {}).items() if k != REPEAT})
+            # A trial's configuration is keyed once, not on every result (Tune's loop waits on this).
+            config = before.config if before is not None else config_key({k: v for k, v in (trial.config or {}).items() if k != REPEAT})
             self.scored[trial.trial_id] = Scored(trial.trial_id, config, best, int(result.get("epoch") or 0), True)
         self._line(trials)
 
