@@ -141,3 +141,20 @@ def test_a_leaderboard_written_before_the_repeat_column_reads_as_first_trainings
     pq.write_table(table.drop(["repeat"]), tmp_path / "leaderboard.parquet")
     df, _ = read_leaderboard(tmp_path)
     assert df["repeat"].tolist() == [0]
+
+
+@pytest.mark.parametrize(("column", "message"), [(["x"], "is damaged"), ([-1], "repeat")])
+def test_a_damaged_repeat_column_names_the_file(tmp_path, column, message):
+    """Text where a count belongs, or a negative count: a DataError naming the file, not a
+    traceback (the CLIs print it as one line, exit 2)."""
+    import pyarrow as pa
+
+    from tuner.leaderboard import read_rows
+
+    write_leaderboard(tmp_path / "leaderboard.parquet", typed([ROW]), {"name": "x"})
+    table = pq.read_table(tmp_path / "leaderboard.parquet")
+    i = table.schema.get_field_index("repeat")
+    pq.write_table(table.set_column(i, "repeat", pa.array(column)), tmp_path / "leaderboard.parquet")
+    with pytest.raises(DataError, match=message) as err:
+        read_rows(tmp_path)
+    assert "leaderboard.parquet" in str(err.value) and "\n" not in str(err.value)
