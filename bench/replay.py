@@ -348,6 +348,7 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
     # ``budget.early_stopping: hyperband``).
     asha_default = SearchPolicy(startup=1 / 4, startup_cap=30)
     hyperband = EARLY_STOPPING["hyperband"]
+    confirmed = plain.with_(early_stopping=False, prior=True, confirm=2)  # the third round's default
 
     def tune(policy: Any) -> Callable[[Table, int, int, int], Run]:
         return lambda table, w, rep, b: _tune_run(table, policy, w, rep, b)
@@ -421,6 +422,11 @@ def strategies() -> dict[str, Callable[[Table, int, int, int], Run]]:
         "tpe (no early stop) + prior + confirm 2 + constant liar": tune(plain.with_(early_stopping=False, prior=True, confirm=2, constant_liar=True)),
         "tpe (no early stop) + prior + confirm 2 + random 1/8": tune(plain.with_(early_stopping=False, prior=True, confirm=2, random_fraction=1 / 8)),
         "tpe (no early stop) + prior + confirm 3 + fresh after 3": tune(plain.with_(early_stopping=False, prior=True, confirm=3, fresh=True, fresh_after=3)),
+        # Candidates against the stall of the fourth round (local search: a neighbour of the best instead of a random redraw):
+        "+ confirm 2 + neighbour for a repeat": tune(confirmed.with_(fresh=True, redraw="neighbour")),
+        "+ confirm 2 + neighbour for a repeat of a confirmed": tune(confirmed.with_(fresh=True, fresh_after=2, redraw="neighbour")),
+        "+ confirm 2 + every 4th a neighbour": tune(confirmed.with_(random_fraction=1 / 4, redraw="neighbour")),
+        "+ confirm 2 + every 8th a neighbour": tune(confirmed.with_(random_fraction=1 / 8, redraw="neighbour")),
     }
 
 

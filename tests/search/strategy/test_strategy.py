@@ -205,7 +205,7 @@ def test_random_fraction_draws_every_kth_trial_at_random_and_the_rest_from_tpe()
     the random sampler's values, not TPE's, even where TPE has narrowed to one corner."""
     from tuner.search.strategy._samplers import ExploringSampler
 
-    policy = DEFAULT_POLICY.with_(random_fraction=1 / 3, startup=0.1, startup_cap=2)
+    policy = DEFAULT_POLICY.with_(random_fraction=1 / 3, startup=0.1, startup_cap=2, fresh=False, redraw="random")
     sampler = make_sampler(policy, seed=0, num_samples=40)
     assert isinstance(sampler, ExploringSampler)
     study = optuna.create_study(sampler=sampler, direction="maximize")
@@ -263,6 +263,87 @@ def test_fresh_draws_a_repeat_of_tried_values_at_random(fresh):
     from tuner.search.strategy._samplers import ExploringSampler as _E
 
     assert isinstance(make_sampler(DEFAULT_POLICY.with_(fresh=True), seed=0, num_samples=40), _E)
+
+
+class _Stuck(optuna.samplers.BaseSampler):
+    """A model stuck on one corner of a 2-d space: it proposes (x=0, c="a") every time."""
+
+    space = {"x": optuna.distributions.CategoricalDistribution(list(range(20))), "c": optuna.distributions.CategoricalDistribution(["a", "b", "c"])}
+
+    def infer_relative_search_space(self, study, trial):
+        return dict(self.space)
+
+    def sample_relative(self, study, trial, search_space):
+        return {"x": 0, "c": "a"} if search_space else {}
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return {"x": 0, "c": "a"}[param_name]
+
+
+def _climb(t):
+    x, c = t.suggest_categorical("x", list(range(20))), t.suggest_categorical("c", ["a", "b", "c"])
+    return -abs(x - 7) - (c != "b")
+
+
+@pytest.mark.parametrize("redraw", ["random", "neighbour"])
+def test_a_redrawn_repeat_is_an_untried_neighbour_of_the_best(redraw):
+    """With ``redraw="neighbour"``, a repeat is replaced by an untried point one step from the
+    best configuration: the next value of an ordered choice or another category. From a
+    model stuck in a corner it climbs to the optimum; uniform redraws jump anywhere."""
+    from tuner.search.strategy._samplers import ExploringSampler
+
+    study = optuna.create_study(sampler=ExploringSampler(_Stuck(), seed=3, fresh=1, redraw=redraw), direction="maximize")
+    study.optimize(_climb, n_trials=40)
+    points = [(t.params["x"], t.params["c"]) for t in study.trials]
+    assert points[0] == (0, "a")
+
+    def step(a, b):
+        return (abs(a[0] - b[0]) == 1 and a[1] == b[1]) or (a[0] == b[0] and a[1] != b[1])
+
+    found = points.index((7, "b")) if (7, "b") in points else len(points)
+    # up to the optimum, each trial is one step from the best before it
+    climbs = [step(p, points[max(range(i), key=lambda j: study.trials[j].value)]) for i, p in enumerate(points[1 : found + 1], start=1)]
+    if redraw == "neighbour":
+        assert all(climbs) and found <= 20
+        assert len(set(points)) == len(points)  # no point twice
+        # then the best's neighbours are all tried, and the next ones' are
+        assert all(any(step(p, q) for q in points[:i]) for i, p in enumerate(points[1:], start=1))
+    else:
+        assert sum(climbs) < len(climbs) / 2
+
+
+def test_a_neighbour_moves_one_step_in_each_kind_of_distribution():
+    import numpy as np
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from tuner.search.strategy._samplers import _moves
+
+    rng = np.random.default_rng(0)
+    assert _moves(0.001, CategoricalDistribution([0.01, 0.0003, 0.001, 0.003]), rng) == [0.0003, 0.003]  # ordered by value
+    assert _moves(0.01, CategoricalDistribution([0.01, 0.0003, 0.001]), rng) == [0.001]
+    assert sorted(_moves("adam", CategoricalDistribution(["adam", "sgd", "rmsprop"]), rng)) == ["rmsprop", "sgd"]
+    assert _moves(True, CategoricalDistribution([False, True]), rng) == [False]  # booleans are categories
+    assert _moves(0, IntDistribution(0, 4), rng) == [1]
+    assert _moves(4, IntDistribution(0, 8, step=2), rng) == [2, 6]
+    moved = [_moves(1e-3, FloatDistribution(1e-5, 1e-1, log=True), rng)[0] for _ in range(200)]
+    assert all(1e-5 <= m <= 1e-1 for m in moved)
+    ratios = np.abs(np.log10(np.array(moved) / 1e-3))
+    assert 0.3 < float(np.median(ratios)) < 1.2  # a fifth of four decades is 0.8: steps of that size
+
+
+def test_neighbour_redraws_are_reproducible_and_picklable():
+    import pickle
+
+    from tuner.search.strategy._samplers import ExploringSampler
+
+    def run(sampler):
+        study = optuna.create_study(sampler=sampler, direction="maximize")
+        study.optimize(_climb, n_trials=15)
+        return [t.params for t in study.trials]
+
+    first = run(ExploringSampler(_Stuck(), seed=5, fresh=1, redraw="neighbour"))
+    assert run(pickle.loads(pickle.dumps(ExploringSampler(_Stuck(), seed=5, fresh=1, redraw="neighbour")))) == first
+    assert run(ExploringSampler(_Stuck(), seed=6, fresh=1, redraw="neighbour")) != first
 
 
 def test_hyperband_brackets_share_trials_as_hyperband_and_the_last_never_stops():
@@ -340,7 +421,7 @@ def test_the_incumbent_is_trained_again_with_the_next_seed_before_anything_new()
 
 def test_a_configuration_proposed_again_is_numbered_so_it_trains_with_another_seed():
     space = _space(lr={"choice": [1e-3]}, optimizer={"choice": ["adam"]})  # two points: one per architecture
-    searcher = make_searcher(DefineByRun(space), DEFAULT_POLICY.with_(confirm=1, prior=False), seed=0, num_samples=8, max_epochs=2, mode="max")
+    searcher = make_searcher(DefineByRun(space), DEFAULT_POLICY.with_(confirm=1, prior=False, fresh=False), seed=0, num_samples=8, max_epochs=2, mode="max")
     configs = [searcher.suggest(f"t{i}") for i in range(6)]
     for arch in ("mobilenet_v2", "resnet50"):
         assert [c["repeat"] for c in configs if c["architecture"] == arch] == list(range(sum(c["architecture"] == arch for c in configs)))
@@ -357,3 +438,31 @@ def test_without_confirm_nothing_is_proposed_again_on_purpose():
 
 def test_the_default_confirms_its_incumbent():
     assert DEFAULT_POLICY.confirm == 2 and not DEFAULT_POLICY.early_stopping
+    assert DEFAULT_POLICY.fresh and DEFAULT_POLICY.fresh_after == 1 and DEFAULT_POLICY.redraw == "neighbour"
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_on_a_discrete_space_the_default_trains_a_configuration_at_most_twice(fresh):
+    """The default's searcher, end to end on a discrete space: its repeats are the
+    confirmations (repeat 1, at most one per configuration); TPE's own repeats are replaced by
+    untried neighbours of the best. Without ``fresh`` TPE trains its favourite again and again."""
+    import math
+
+    space = _space(
+        lr={"choice": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]}, optimizer={"choice": ["adam", "rmsprop", "sgd_momentum"]}, dropout={"choice": [0.0, 0.3, 0.6]}
+    )
+    searcher = make_searcher(DefineByRun(space), DEFAULT_POLICY.with_(fresh=fresh), seed=1, num_samples=40, max_epochs=2, mode="max")
+    counts: dict[tuple, int] = {}
+    for i in range(40):
+        config = searcher.suggest(f"t{i}")
+        key = tuple(sorted(_params(config).items()))
+        assert config["repeat"] == counts.get(key, 0)
+        counts[key] = counts.get(key, 0) + 1
+        score = 0.9 - abs(math.log10(config["lr"]) + 3) / 10 - 0.05 * (config["optimizer"] != "adam") - config["dropout"] / 10
+        _finish(searcher, f"t{i}", score + 0.01 * (config["architecture"] == "resnet50"), epochs=2)
+    if fresh:
+        assert max(counts.values()) == 2 and len(counts) >= 25
+        optima = [k for k in counts if dict(k)["lr"] == 1e-3 and dict(k)["optimizer"] == "adam" and dict(k)["dropout"] == 0.0]
+        assert optima and max(counts[k] for k in optima) == 2  # the optimum was found and confirmed
+    else:
+        assert max(counts.values()) > 2

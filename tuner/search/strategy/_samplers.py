@@ -25,19 +25,28 @@ class ExploringSampler(optuna.samplers.BaseSampler):
       that has narrowed in proposes the same few points again; KerasTuner's oracles likewise
       retry until the values are new.
 
+    - ``redraw``: what an exploring trial gets: ``"random"``, a uniform draw; ``"neighbour"``,
+      an untried neighbour of the best configuration that has one (by mean score; one
+      parameter moved: another category, the next value of an ordered choice or integer, a
+      Gaussian step of a fifth of a float's range): SMAC's local search (Hutter et al. 2011),
+      which keeps a repeat's trial near what works instead of anywhere.
+
     Which trials explore depends only on the study's history and the seed, so a search is
     reproducible. Shaped like Optuna's ``PartialFixedSampler`` (a wrapper that delegates per
     trial); module-level so Tune can pickle the searcher that holds it.
     """
 
-    def __init__(self, base: optuna.samplers.BaseSampler, *, seed: int | None, every: int | None = None, fresh: int = 0) -> None:
+    def __init__(self, base: optuna.samplers.BaseSampler, *, seed: int | None, every: int | None = None, fresh: int = 0, redraw: str = "random") -> None:
         if every is not None and every < 2:
             raise ValueError(f"every must be at least 2 (every trial random is RandomSampler); got {every}")
         self._base = base
         self._random = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 7919)
         self._every = every
         self._fresh = int(fresh)
+        self._seed = seed or 0
+        self._redraw = redraw
         self._redrawn: set[int] = set()  # trial numbers whose proposal was a repeat
+        self._neighbours: dict[int, dict[str, Any]] = {}  # trial number -> its neighbour's params
 
     def _explores(self, trial: FrozenTrial) -> bool:
         return trial.number in self._redrawn or (self._every is not None and trial.number % self._every == self._every - 1)
@@ -59,14 +68,22 @@ class ExploringSampler(optuna.samplers.BaseSampler):
         return params
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
-        sampler = self._random if self._explores(trial) else self._base
-        return sampler.sample_independent(study, trial, param_name, param_distribution)
+        if not self._explores(trial):
+            return self._base.sample_independent(study, trial, param_name, param_distribution)
+        if getattr(self, "_redraw", "random") == "neighbour":
+            if trial.number not in self._neighbours:
+                self._neighbours[trial.number] = _neighbour(study, trial, self._seed) or {}
+            value = self._neighbours[trial.number].get(param_name)
+            if value is not None and param_distribution._contains(param_distribution.to_internal_repr(value)):
+                return value
+        return self._random.sample_independent(study, trial, param_name, param_distribution)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self._base.before_trial(study, trial)
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
         self._redrawn.discard(trial.number)
+        getattr(self, "_neighbours", {}).pop(trial.number, None)
         self._base.after_trial(study, trial, state, values)
 
 
@@ -77,6 +94,57 @@ def _repeats(study: optuna.Study, trial: FrozenTrial, params: dict[str, Any]) ->
         for other in study.get_trials(deepcopy=False, states=_SEEN)
         if other.number != trial.number and all(k in other.params and other.params[k] == v for k, v in params.items())
     )
+
+
+def _neighbour(study: optuna.Study, trial: FrozenTrial, seed: int) -> dict[str, Any] | None:
+    """An untried neighbour (one parameter moved) of the best configuration by mean score
+    that has one, or ``None``: each configuration's neighbours are tried in a random order."""
+    import numpy as np
+
+    from tuner.leaderboard import Scored, config_key, config_means
+
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    if not done:
+        return None
+    mode = "max" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "min"
+    means = config_means((Scored(str(t.number), config_key(t.params), float(t.value), 0, False) for t in done), mode=mode)
+    sign = -1.0 if mode == "max" else 1.0
+    ranked: dict[tuple[tuple[str, str], ...], FrozenTrial] = {}
+    for t in sorted(done, key=lambda t: sign * means[str(t.number)][0]):
+        ranked.setdefault(config_key(t.params), t)
+    seen = [t.params for t in study.get_trials(deepcopy=False, states=_SEEN) if t.number != trial.number]
+    rng = np.random.default_rng([seed, trial.number])
+    for best in ranked.values():
+        moves = [(name, value) for name, dist in best.distributions.items() for value in _moves(best.params[name], dist, rng)]
+        for i in rng.permutation(len(moves)):
+            name, value = moves[int(i)]
+            params = {**best.params, name: value}
+            if not any(all(other.get(k) == v for k, v in params.items()) for other in seen):
+                return params
+    return None
+
+
+def _moves(value: Any, dist: BaseDistribution, rng: Any) -> list[Any]:
+    """The values one local step from ``value`` in ``dist``."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        choices = list(dist.choices)
+        if all(isinstance(c, int | float) and not isinstance(c, bool) for c in choices):  # ordered: the next ones
+            ordered = sorted(choices)
+            i = ordered.index(value)
+            return [ordered[j] for j in (i - 1, i + 1) if 0 <= j < len(ordered)]
+        return [c for c in choices if c != value]
+    if isinstance(dist, IntDistribution):
+        return [v for v in (value - dist.step, value + dist.step) if dist.low <= v <= dist.high]
+    if isinstance(dist, FloatDistribution):
+        import math
+
+        to, back = (math.log, math.exp) if dist.log else (float, float)
+        low, high = to(dist.low), to(dist.high)
+        moved = min(max(to(value) + float(rng.normal(0.0, 0.2 * (high - low))), low), high)
+        return [min(max(back(moved), dist.low), dist.high)]
+    return []
 
 
 class BudgetSampler(optuna.samplers.BaseSampler):
