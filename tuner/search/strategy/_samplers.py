@@ -9,7 +9,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["BudgetSampler", "ExploringSampler"]
+__all__ = ["BudgetSampler", "ExploringSampler", "ranked_configurations"]
 
 _SEEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
@@ -96,25 +96,31 @@ def _repeats(study: optuna.Study, trial: FrozenTrial, params: dict[str, Any]) ->
     )
 
 
+def ranked_configurations(trials: Sequence[FrozenTrial], mode: str) -> dict[tuple[tuple[str, str], ...], tuple[FrozenTrial, int]]:
+    """The finished trials' configurations, best mean score first, as the leaderboard ranks
+    them (:func:`tuner.leaderboard.config_means`: one owner of the mean): configuration ->
+    (its best-ranked trial, how many trainings the mean is over). Ties keep the trials' order."""
+    from tuner.leaderboard import Scored, config_key, config_means
+
+    done = [(t, t.value) for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    means = config_means((Scored(str(t.number), config_key(t.params), value, 0, False) for t, value in done), mode=mode)
+    sign = -1.0 if mode == "max" else 1.0
+    ranked: dict[tuple[tuple[str, str], ...], tuple[FrozenTrial, int]] = {}
+    for t, _ in sorted(done, key=lambda d: sign * means[str(d[0].number)][0]):
+        ranked.setdefault(config_key(t.params), (t, means[str(t.number)][1]))
+    return ranked
+
+
 def _neighbour(study: optuna.Study, trial: FrozenTrial, seed: int) -> dict[str, Any] | None:
     """An untried neighbour (one parameter moved) of the best configuration by mean score
     that has one, or ``None``: each configuration's neighbours are tried in a random order."""
     import numpy as np
 
-    from tuner.leaderboard import Scored, config_key, config_means
-
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    if not done:
-        return None
     mode = "max" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "min"
-    means = config_means((Scored(str(t.number), config_key(t.params), float(t.value), 0, False) for t in done), mode=mode)
-    sign = -1.0 if mode == "max" else 1.0
-    ranked: dict[tuple[tuple[str, str], ...], FrozenTrial] = {}
-    for t in sorted(done, key=lambda t: sign * means[str(t.number)][0]):
-        ranked.setdefault(config_key(t.params), t)
-    seen = [t.params for t in study.get_trials(deepcopy=False, states=_SEEN) if t.number != trial.number]
+    trials = study.get_trials(deepcopy=False)
+    seen = [t.params for t in trials if t.state in _SEEN and t.number != trial.number]
     rng = np.random.default_rng([seed, trial.number])
-    for best in ranked.values():
+    for best, _ in ranked_configurations(trials, mode).values():
         moves = [(name, value) for name, dist in best.distributions.items() for value in _moves(best.params[name], dist, rng)]
         for i in rng.permutation(len(moves)):
             name, value = moves[int(i)]
@@ -131,7 +137,7 @@ def _moves(value: Any, dist: BaseDistribution, rng: Any) -> list[Any]:
     if isinstance(dist, CategoricalDistribution):
         choices = list(dist.choices)
         if all(isinstance(c, int | float) and not isinstance(c, bool) for c in choices):  # ordered: the next ones
-            ordered = sorted(choices)
+            ordered = sorted(c for c in choices if isinstance(c, int | float))
             i = ordered.index(value)
             return [ordered[j] for j in (i - 1, i + 1) if 0 <= j < len(ordered)]
         return [c for c in choices if c != value]

@@ -68,25 +68,17 @@ class ScoredOptunaSearch(OptunaSearch):
         trial (the prior's) waits."""
         from optuna.trial import TrialState
 
-        from tuner.leaderboard import Scored, config_key, config_means
+        from tuner.leaderboard import config_key
+        from tuner.search.strategy._samplers import ranked_configurations
 
         trials = self._ot_study.get_trials(deepcopy=False)  # type: ignore[attr-defined]
         if any(t.state == TrialState.WAITING for t in trials):
             return None
-        # Finished trials, scored as the leaderboard scores them (config_means: one owner).
-        done = [
-            (t, Scored(str(t.number), config_key(t.params), float(t.value), 0, False)) for t in trials if t.state == TrialState.COMPLETE and t.value is not None
-        ]
-        mode = self._mode or "max"
-        means = config_means((scored for _, scored in done), mode=mode)
-        sign = -1.0 if mode == "max" else 1.0
-        leaders: dict[tuple[tuple[str, str], ...], tuple[dict[str, Any], int]] = {}
-        for t, scored in sorted(done, key=lambda d: sign * means[d[1].trial_id][0]):  # stable: ties keep their order
-            leaders.setdefault(scored.config, (t.params, means[scored.trial_id][1]))
+        leaders = ranked_configurations(trials, self._mode or "max")
         running = [config_key(t.params) for t in trials if t.state == TrialState.RUNNING]
-        for config, (params, trained) in list(leaders.items())[: getattr(self, "confirm_top", 1)]:
+        for config, (best, trained) in list(leaders.items())[: getattr(self, "confirm_top", 1)]:
             if trained + running.count(config) < self.confirm:
-                return dict(params)
+                return dict(best.params)
         return None
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
