@@ -118,14 +118,14 @@ def _neighbour(study: optuna.Study, trial: FrozenTrial, seed: int) -> dict[str, 
 
     mode = "max" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "min"
     trials = study.get_trials(deepcopy=False)
-    seen = [t.params for t in trials if t.state in _SEEN and t.number != trial.number]
+    seen = {frozenset(t.params.items()) for t in trials if t.state in _SEEN and t.number != trial.number}
     rng = np.random.default_rng([seed, trial.number])
     for best, _ in ranked_configurations(trials, mode).values():
         moves = [(name, value) for name, dist in best.distributions.items() for value in _moves(best.params[name], dist, rng)]
         for i in rng.permutation(len(moves)):
             name, value = moves[int(i)]
             params = {**best.params, name: value}
-            if not any(all(other.get(k) == v for k, v in params.items()) for other in seen):
+            if frozenset(params.items()) not in seen:
                 return params
     return None
 
