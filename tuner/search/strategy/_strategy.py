@@ -58,7 +58,7 @@ class SearchPolicy:
             (every ``round(1 / random_fraction)``-th; BOHB's random fraction), so a model that
             narrowed in early keeps seeing the rest of the space.
         fresh: A trial for which TPE proposes parameters an earlier trial already has (on a
-            discrete space, once it has narrowed in) is drawn at random instead.
+            discrete space, once it has narrowed in) is redrawn instead (``redraw`` says how).
         good_share: TPE's share of the trials it models as "good" (its gamma); ``None``:
             Optuna's default, a tenth of them up to 25.
         budget_model: TPE is fitted at one budget, BOHB's way (:class:`BudgetSampler`):
