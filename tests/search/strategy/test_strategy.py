@@ -229,6 +229,8 @@ def test_random_fraction_is_refused_below_every_second_trial():
 
     with pytest.raises(ValueError, match="every must be at least 2"):
         ExploringSampler(optuna.samplers.TPESampler(), seed=0, every=1)
+    with pytest.raises(ValueError, match="redraw must be 'random' or 'neighbour'; got 'nearby'"):
+        ExploringSampler(optuna.samplers.TPESampler(), seed=0, fresh=1, redraw="nearby")  # type: ignore[arg-type]
 
 
 class _Narrowed(optuna.samplers.BaseSampler):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.distributions import BaseDistribution
@@ -36,9 +36,19 @@ class ExploringSampler(optuna.samplers.BaseSampler):
     trial); module-level so Tune can pickle the searcher that holds it.
     """
 
-    def __init__(self, base: optuna.samplers.BaseSampler, *, seed: int | None, every: int | None = None, fresh: int = 0, redraw: str = "random") -> None:
+    def __init__(
+        self,
+        base: optuna.samplers.BaseSampler,
+        *,
+        seed: int | None,
+        every: int | None = None,
+        fresh: int = 0,
+        redraw: Literal["random", "neighbour"] = "random",
+    ) -> None:
         if every is not None and every < 2:
             raise ValueError(f"every must be at least 2 (every trial random is RandomSampler); got {every}")
+        if redraw not in ("random", "neighbour"):
+            raise ValueError(f"redraw must be 'random' or 'neighbour'; got {redraw!r}")
         self._base = base
         self._random = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 7919)
         self._every = every
@@ -74,6 +84,7 @@ class ExploringSampler(optuna.samplers.BaseSampler):
             if trial.number not in self._neighbours:
                 self._neighbours[trial.number] = _neighbour(study, trial, self._seed) or {}
             value = self._neighbours[trial.number].get(param_name)
+            # A conditional parameter the neighbour does not have (another architecture's) is drawn at random.
             if value is not None and param_distribution._contains(param_distribution.to_internal_repr(value)):
                 return value
         return self._random.sample_independent(study, trial, param_name, param_distribution)
