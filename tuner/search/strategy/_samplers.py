@@ -127,16 +127,18 @@ def _neighbour(study: optuna.Study, trial: FrozenTrial, seed: int) -> dict[str, 
     that has one, or ``None``: each configuration's neighbours are tried in a random order."""
     import numpy as np
 
+    from tuner.leaderboard import config_key
+
     mode = "max" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "min"
     trials = study.get_trials(deepcopy=False)
-    seen = {frozenset(t.params.items()) for t in trials if t.state in _SEEN and t.number != trial.number}
+    seen = {config_key(t.params) for t in trials if t.state in _SEEN and t.number != trial.number}
     rng = np.random.default_rng([seed, trial.number])
     for best, _ in ranked_configurations(trials, mode).values():
         moves = [(name, value) for name, dist in best.distributions.items() for value in _moves(best.params[name], dist, rng)]
         for i in rng.permutation(len(moves)):
             name, value = moves[int(i)]
             params = {**best.params, name: value}
-            if frozenset(params.items()) not in seen:
+            if config_key(params) not in seen:
                 return params
     return None
 
